@@ -1,0 +1,77 @@
+package mes
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Tolerance is a nominal value with its lower and upper specification limits,
+// all in millimetres.
+type Tolerance struct {
+	Nominal float64 `json:"nominal_mm"`
+	Lower   float64 `json:"lsl_mm"` // lower specification limit
+	Upper   float64 `json:"usl_mm"` // upper specification limit
+}
+
+// Contains reports whether v is within the specification limits (inclusive).
+func (t Tolerance) Contains(v float64) bool { return v >= t.Lower && v <= t.Upper }
+
+// Product is a dental bur type, keyed by its 15-digit ISO 6360 number.
+type Product struct {
+	ISO        string               `json:"iso"`                 // ISO 6360 number, 15 digits, e.g. "500314001001014"
+	Name       string               `json:"name"`                // English
+	NameZH     string               `json:"name_zh,omitempty"`   // Simplified Chinese
+	ShankType  string               `json:"shank_type"`          // ISO 1797: "FG", "RA", "HP"
+	GTIN       string               `json:"gtin,omitempty"`      // UDI-DI, GS1 AI (01)
+	Tolerances map[string]Tolerance `json:"tolerances"`          // characteristic → tolerance
+	Route      []Operation          `json:"route"`               // ordered operations
+	AutoHold   bool                 `json:"auto_hold,omitempty"` // hold a batch on an SPC rule violation
+}
+
+// Operation is one step of a product's route.
+type Operation struct {
+	Number         int     `json:"number"` // 10, 20, …: ascending along the route
+	Name           string  `json:"name"`   // English, e.g. "Flutes"
+	NameZH         string  `json:"name_zh,omitempty"`
+	Group          string  `json:"group"`           // machine group that performs it
+	Program        string  `json:"program"`         // NC program name
+	ProgramVersion string  `json:"program_version"` // NC program version
+	IdealCycleS    float64 `json:"ideal_cycle_s"`   // ISO 22400 PRU: planned runtime per unit, seconds
+}
+
+// Validate checks the product: its ISO 6360 number, tolerances and route.
+// Errors: EINVALID naming the field.
+func (p Product) Validate() error {
+	if len(p.ISO) != 15 || strings.Trim(p.ISO, "0123456789") != "" {
+		return Errorf(EINVALID, "iso: want a 15-digit ISO 6360 number, got %q", p.ISO)
+	}
+	if p.Name == "" {
+		return Errorf(EINVALID, "name: required")
+	}
+	for ch, t := range p.Tolerances {
+		if !slices.Contains(Characteristics, ch) {
+			return Errorf(EINVALID, "tolerances: unknown characteristic %q", ch)
+		}
+		if !(t.Lower <= t.Nominal && t.Nominal <= t.Upper) || t.Lower == t.Upper {
+			return Errorf(EINVALID, "tolerances.%s: want lsl ≤ nominal ≤ usl and lsl < usl", ch)
+		}
+	}
+	if len(p.Route) == 0 {
+		return Errorf(EINVALID, "route: missing (at least one operation)")
+	}
+	for i, op := range p.Route {
+		f := fmt.Sprintf("route[%d]", i)
+		switch {
+		case op.Number <= 0 || (i > 0 && op.Number <= p.Route[i-1].Number):
+			return Errorf(EINVALID, "%s.number: must be > 0 and ascending, got %d", f, op.Number)
+		case op.Group == "":
+			return Errorf(EINVALID, "%s.group: required", f)
+		case op.Program == "":
+			return Errorf(EINVALID, "%s.program: required", f)
+		case op.IdealCycleS <= 0:
+			return Errorf(EINVALID, "%s.ideal_cycle_s: must be > 0", f)
+		}
+	}
+	return nil
+}
