@@ -1,0 +1,7 @@
+package ui
+
+// routes registers every route of the server.
+func (s *Server) routes() {
+	s.mountTwin()
+	s.mountWeb()
+}
