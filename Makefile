@@ -1,0 +1,54 @@
+# Pilotline — make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+SPEED ?= 120
+HTTP ?= 127.0.0.1:8080
+BIN := bin/pilotline
+INTEROP := opcua/testdata/interop
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+
+.PHONY: help build run sim test race bench lint soak deps deps-browser deps-node clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/pilotline
+	$(GO) build -o $(BIN) ./cmd/pilotline
+
+run: build ## run the whole line (simulated line + MES + twin) and print the URL; SPEED=120 HTTP=127.0.0.1:8080
+	./$(BIN) serve --speed $(SPEED) --http $(HTTP)
+
+sim: build ## serve only the simulated line over OPC UA, running on its own
+	./$(BIN) sim --autorun --speed $(SPEED)
+
+deps-browser: ## install Debian chromium for the browser tests if missing (needs root)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "chromium is missing and installing it needs root: run 'sudo apt-get install chromium'" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+deps-node: ## install node-opcua for the interop tests (npm, into $(INTEROP)/node_modules)
+	@if [ ! -d $(INTEROP)/node_modules/node-opcua ]; then \
+		echo "installing node-opcua (npm)"; \
+		npm install --prefix $(INTEROP) --no-audit --no-fund --loglevel=error; \
+	fi
+
+deps: deps-browser deps-node ## install everything the tests need
+
+test: deps ## install what the tests need, then run every test
+	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
+
+race: deps ## every test under the race detector
+	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+bench: deps ## run the benchmarks (figures go to BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... | tee bench.out
+
+lint: ## go vet + staticcheck (installed if missing)
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	staticcheck ./...
+
+clean: ## remove build output (not ./data)
+	rm -rf bin bench.out

@@ -1,0 +1,308 @@
+package mes
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Dispatcher timing defaults.
+const (
+	// DispatchInterval is how often the dispatcher looks for free machines
+	// even when no event woke it.
+	DispatchInterval = 250 * time.Millisecond
+	// DispatchStaleAfter is how long a machine may stay idle with a job
+	// assigned before the dispatcher takes the job back and dispatches again.
+	DispatchStaleAfter = 15 * time.Second
+)
+
+// Dispatcher drives the line: when a machine of an operation's group is
+// free and a dispatchable batch has a bur waiting for that operation (or
+// needs a new blank started), it writes the job to the machine and records
+// the assignment; when the machine reports the job done it records the
+// operation in the bur's genealogy, and when the inspection station reports
+// a measurement it records the result.
+//
+// IMPORTANT: the dispatcher must see events only after they are durable
+// (put it after the event store in a Sinks chain), and every write it makes
+// to the BurService is idempotent, so replayed events after a reconnect or a
+// restart change nothing twice.
+type Dispatcher struct {
+	Line    *LineConfig
+	Burs    BurService
+	Batches BatchService
+	Writer  MachineWriter
+	Logger  *slog.Logger
+	// WIPLimit caps the burs in process per batch; 0 means the number of
+	// machines on the batch's route plus 5.
+	WIPLimit int
+
+	mu       sync.Mutex
+	queue    []MachineEvent
+	wake     chan struct{}
+	lineNow  time.Time // latest source time seen: the line's clock
+	machines map[string]*machineSlot
+}
+
+// machineSlot is what the dispatcher knows of one machine.
+type machineSlot struct {
+	id        string
+	group     string
+	state     MachineState
+	comm      bool
+	pending   string    // serial dispatched and not yet reported done
+	idleSince time.Time // local time the machine was last seen entering idle with a job pending
+}
+
+var _ EventSink = (*Dispatcher)(nil)
+
+func (d *Dispatcher) init() {
+	if d.wake != nil {
+		return
+	}
+	d.wake = make(chan struct{}, 1)
+	d.machines = map[string]*machineSlot{}
+	for _, m := range d.Line.Machines {
+		d.machines[m.ID] = &machineSlot{id: m.ID, group: m.Group, state: StateOffline}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+}
+
+// Publish queues events for the dispatcher's goroutine. It never blocks on
+// the line; samples are ignored.
+func (d *Dispatcher) Publish(_ context.Context, events ...MachineEvent) error {
+	d.mu.Lock()
+	d.init()
+	for _, e := range events {
+		if e.Kind == EventSample || e.Kind == EventRobot || e.Kind == EventStation {
+			continue
+		}
+		d.queue = append(d.queue, e)
+	}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run processes events and dispatches until ctx is done. It first restores
+// the assignments recorded in the store, so a restarted MES continues where
+// it stopped.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	d.init()
+	d.mu.Unlock()
+	if err := d.restore(ctx); err != nil {
+		return err
+	}
+	t := time.NewTicker(DispatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-t.C:
+		}
+		d.mu.Lock()
+		events := d.queue
+		d.queue = nil
+		d.mu.Unlock()
+		for _, e := range events {
+			d.apply(ctx, e)
+		}
+		d.dispatch(ctx)
+	}
+}
+
+// restore rebuilds pending jobs from burs assigned to machines.
+func (d *Dispatcher) restore(ctx context.Context) error {
+	batches, err := d.Batches.ListBatches(ctx, BatchFilter{States: []BatchState{BatchReleased, BatchRunning, BatchHeld}})
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		burs, err := d.Burs.ListBurs(ctx, b.ID)
+		if err != nil {
+			return err
+		}
+		for _, bur := range burs {
+			if s, ok := d.machines[bur.Machine]; ok && bur.Disposition == BurInProcess {
+				s.pending = bur.Serial
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Dispatcher) apply(ctx context.Context, e MachineEvent) {
+	if e.SourceTime.After(d.lineNow) {
+		d.lineNow = e.SourceTime
+	}
+	s, ok := d.machines[e.Machine]
+	if !ok {
+		return
+	}
+	switch e.Kind {
+	case EventState:
+		s.state, s.comm = e.State, true
+		if e.State == StateIdle && s.pending != "" && s.idleSince.IsZero() {
+			s.idleSince = time.Now()
+		} else if e.State != StateIdle {
+			s.idleSince = time.Time{}
+		}
+	case EventCommLost:
+		s.comm = false
+	case EventCommRestored:
+		s.comm = true
+	case EventCycle:
+		if e.Cycle == nil {
+			return
+		}
+		if _, err := d.Burs.CompleteOperation(ctx, e.Machine, *e.Cycle); err != nil && ErrorCode(err) != ENOTFOUND {
+			d.Logger.Error("record operation", "machine", e.Machine, "serial", e.Cycle.Serial, "err", err)
+			return
+		}
+		if s.pending == e.Cycle.Serial {
+			s.pending, s.idleSince = "", time.Time{}
+		}
+	case EventMeasurement:
+		if e.Measurement == nil {
+			return
+		}
+		if _, err := d.Burs.RecordMeasurement(ctx, *e.Measurement); err != nil && ErrorCode(err) != ENOTFOUND {
+			d.Logger.Error("record measurement", "serial", e.Measurement.Serial, "err", err)
+		}
+	}
+}
+
+// now is the line's clock: the latest source time seen.
+func (d *Dispatcher) now() time.Time {
+	if d.lineNow.IsZero() {
+		return time.Now()
+	}
+	return d.lineNow
+}
+
+// dispatch gives every free machine a job, if there is one for its group.
+func (d *Dispatcher) dispatch(ctx context.Context) {
+	ids := make([]string, 0, len(d.machines))
+	for id := range d.machines {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		s := d.machines[id]
+		if s.pending != "" && !s.idleSince.IsZero() && time.Since(s.idleSince) > DispatchStaleAfter {
+			// The machine never started the job (write lost, machine reset): take it back.
+			d.Logger.Warn("dispatch went stale; taking the job back", "machine", id, "serial", s.pending)
+			if err := d.Burs.UnassignBur(ctx, s.pending, id); err != nil {
+				d.Logger.Error("unassign", "machine", id, "err", err)
+			}
+			s.pending, s.idleSince = "", time.Time{}
+		}
+		if !s.comm || s.state != StateIdle || s.pending != "" {
+			continue
+		}
+		if err := d.dispatchTo(ctx, s); err != nil {
+			d.Logger.Warn("dispatch", "machine", id, "err", err)
+		}
+	}
+}
+
+func (d *Dispatcher) dispatchTo(ctx context.Context, s *machineSlot) error {
+	bur, op, err := d.nextBur(ctx, s.group)
+	if err != nil || bur == nil {
+		return err
+	}
+	if err := d.Burs.AssignBur(ctx, bur.Serial, s.id); err != nil {
+		return err
+	}
+	job := Job{Machine: s.id, Serial: bur.Serial, Program: op.Program, ProgramVersion: op.ProgramVersion, Operation: op.Number, Batch: bur.Batch}
+	if err := d.Writer.Dispatch(ctx, job); err != nil {
+		if uerr := d.Burs.UnassignBur(ctx, bur.Serial, s.id); uerr != nil {
+			d.Logger.Error("unassign after refused dispatch", "machine", s.id, "err", uerr)
+		}
+		return err
+	}
+	s.pending, s.idleSince = bur.Serial, time.Time{}
+	d.Logger.Debug("dispatched", "machine", s.id, "serial", bur.Serial, "op", op.Number)
+	return nil
+}
+
+// nextBur finds the bur a machine of group should work on next: the oldest
+// waiting bur for that group, else a new blank for the oldest batch whose
+// route starts at that group.
+func (d *Dispatcher) nextBur(ctx context.Context, group string) (*Bur, Operation, error) {
+	waiting, err := d.Burs.WaitingBurs(ctx, group, 1)
+	if err != nil {
+		return nil, Operation{}, err
+	}
+	if len(waiting) > 0 {
+		b := waiting[0]
+		p, ok := d.Line.Product(b.Product)
+		if !ok || b.NextOp >= len(p.Route) {
+			return nil, Operation{}, Errorf(EINTERNAL, "bur %s: no operation %d on its route", b.Serial, b.NextOp)
+		}
+		return b, p.Route[b.NextOp], nil
+	}
+	batches, err := d.Batches.ListBatches(ctx, BatchFilter{States: []BatchState{BatchReleased, BatchRunning}})
+	if err != nil {
+		return nil, Operation{}, err
+	}
+	sort.Slice(batches, func(i, j int) bool {
+		if !batches[i].PlannedStart.Equal(batches[j].PlannedStart) {
+			return batches[i].PlannedStart.Before(batches[j].PlannedStart)
+		}
+		return batches[i].ID < batches[j].ID
+	})
+	for _, b := range batches {
+		p, ok := d.Line.Product(b.Product)
+		if !ok || len(p.Route) == 0 || p.Route[0].Group != group {
+			continue
+		}
+		if b.Started-b.Completed-b.Scrap-b.Rework >= d.wipLimit(p) {
+			continue
+		}
+		bur, err := d.Burs.StartBur(ctx, b.ID, d.now())
+		if ErrorCode(err) == ECONFLICT {
+			continue // batch needs no more blanks
+		} else if err != nil {
+			return nil, Operation{}, err
+		}
+		return bur, p.Route[0], nil
+	}
+	return nil, Operation{}, nil
+}
+
+func (d *Dispatcher) wipLimit(p Product) int {
+	if d.WIPLimit > 0 {
+		return d.WIPLimit
+	}
+	n := 5
+	for _, op := range p.Route {
+		n += len(d.Line.GroupMachines(op.Group))
+	}
+	return n
+}
+
+// Sinks publishes to each sink in order and stops at the first error, so a
+// sink later in the chain sees only what the earlier ones accepted (put the
+// durable store first).
+type Sinks []EventSink
+
+// Publish implements EventSink.
+func (s Sinks) Publish(ctx context.Context, events ...MachineEvent) error {
+	for _, sink := range s {
+		if err := sink.Publish(ctx, events...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
