@@ -46,6 +46,9 @@ func (p Product) Validate() error {
 	if len(p.ISO) != 15 || strings.Trim(p.ISO, "0123456789") != "" {
 		return Errorf(EINVALID, "iso: want a 15-digit ISO 6360 number, got %q", p.ISO)
 	}
+	if err := p.validateISO(); err != nil {
+		return err
+	}
 	if p.Name == "" {
 		return Errorf(EINVALID, "name: required")
 	}
