@@ -1,0 +1,250 @@
+package mes
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// oeeScenario is a hand-computed day on kpiTestLine (shift A: work
+// 06:00–09:30 and 10:30–14:00, break 09:30–10:30).
+//
+// M1: grinding 06:00, alarm 07:00 (E100 raised 5 s later), grinding 07:30,
+// dressing 09:00, grinding 09:10 (through the break), starved 11:00, comm
+// lost 12:00–12:30, maintenance 13:00, idle 13:30. Within planned time:
+// APT 06:00–07:00, 07:30–09:00, 09:10–09:30, 10:30–11:00 = 12000 s;
+// alarm 1800; dressing 600; starved 3600 + 1800 = 5400 in two stops;
+// comm lost 1800; maintenance 1800; idle 1800; break 3600.
+// So POT 28800, PDOT 3600 + 1800, PBT 23400.
+//
+// M1's jobs (10 min, PRU 700 s) end every 10 minutes 06:10–07:00 (the one at
+// 07:00 aborted by the alarm), 07:40–09:00, 09:20, 10:00 (in the break: not
+// counted), 10:40–11:00, plus one at 05:00 outside the shift: PQ 19. Bur 2
+// fails inspection, so GQ 17.
+//
+// M2 is idle all day: 25200 s idle. QC1 measures all day (APT 25200) and
+// measures burs 1–5 at 06:15–06:55, bur 2 out of tolerance.
+func oeeScenario() []MachineEvent {
+	ev := []MachineEvent{
+		kpiStateEv("M1", "-23:00", StateIdle),
+		kpiStateEv("M2", "-23:00", StateIdle),
+		kpiStateEv("QC1", "-23:00", StateMeasuring),
+		kpiStateEv("M1", "06:00", StateGrinding),
+		kpiAlarmEv("M1", "06:30", true, 1, "E999"), kpiAlarmEv("M1", "06:31", false, 1, "E999"),
+		kpiStateEv("M1", "07:00", StateAlarm),
+		kpiAlarmEv("M1", "07:00:05", true, 2, "E100"), kpiAlarmEv("M1", "07:30", false, 2, "E100"),
+		kpiStateEv("M1", "07:30", StateGrinding),
+		kpiStateEv("M1", "07:30", StateGrinding), // duplicate delivery
+		kpiStateEv("M1", "09:00", StateDressing),
+		kpiStateEv("M1", "09:10", StateGrinding),
+		kpiStateEv("M1", "11:00", StateStarved),
+		kpiCommEv("M1", "12:00", true), kpiCommEv("M1", "12:30", false),
+		kpiStateEv("M1", "13:00", StateMaintenance),
+		kpiStateEv("M1", "13:30", StateIdle),
+	}
+	var ends []time.Time
+	for m := 10; m <= 60; m += 10 {
+		ends = append(ends, kpiAt("06:00").Add(time.Duration(m)*time.Minute))
+	}
+	for m := 40; m <= 120; m += 10 {
+		ends = append(ends, kpiAt("07:00").Add(time.Duration(m)*time.Minute))
+	}
+	ends = append(ends, kpiAt("09:20"), kpiAt("10:00"), kpiAt("10:40"), kpiAt("10:50"), kpiAt("11:00"))
+	for i, end := range ends {
+		seq := uint64(i + 1)
+		aborted := end.Equal(kpiAt("07:00"))
+		kwh := 0.5
+		if aborted {
+			kwh = 0.25
+		}
+		ev = append(ev, kpiCycleEv("M1", end, seq, fmt.Sprintf("B1-%05d", seq), 10*time.Minute, kwh, aborted))
+	}
+	ev = append(ev, kpiCycleEv("M1", kpiAt("05:00"), 100, "B2-00001", 10*time.Minute, 0.5, false))
+	ev = append(ev, kpiCycleEv("M1", ends[2], 3, "B1-00003", 10*time.Minute, 0.5, false)) // duplicate delivery
+	for i := 1; i <= 5; i++ {
+		head := 1.40
+		if i == 2 {
+			head = 1.50
+		}
+		ev = append(ev, kpiMeasEv("QC1", kpiAt("06:05").Add(time.Duration(i)*10*time.Minute), uint64(i), fmt.Sprintf("B1-%05d", i), head))
+	}
+	return ev
+}
+
+func oeeScenarioQuery() KPIQuery {
+	return KPIQuery{From: kpiTestDay, To: kpiTestDay.Add(24 * time.Hour), Location: time.UTC, BurDetail: true}
+}
+
+func TestComputeKPI_OEEScenario(t *testing.T) {
+	rep, err := ComputeKPI(context.Background(), KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(oeeScenario()...)}, oeeScenarioQuery())
+	require.NoError(t, err)
+	const eps = 1e-9
+
+	m1 := kpiByID(rep.OEE.Machines, "M1")
+	require.NotNil(t, m1)
+	assert.Equal(t, TimeElements{PeriodS: 86400, NotScheduledS: 57600, POTS: 28800, PDOTS: 5400, BreakS: 3600, MaintenanceS: 1800,
+		PBTS: 23400, APTS: 12000, ASUTS: 600, DressingS: 600, ADETS: 1800, ADOTS: 9000, IdleS: 1800, StarvedS: 5400, CommLostS: 1800,
+		AUPTS: 12600, AUBTS: 14400}, m1.Time)
+	assert.Equal(t, 19, m1.PQ)
+	assert.Equal(t, 17, m1.GQ)
+	assert.Equal(t, 2, m1.SQ)
+	assert.Equal(t, 700.0, m1.PRUS)
+	assert.InDelta(t, 13300, m1.IdealS, eps)
+	assert.InDelta(t, 12000.0/23400, m1.Availability, eps)
+	assert.InDelta(t, 13300.0/12000, m1.EffectivenessUncapped, eps)
+	assert.Greater(t, m1.EffectivenessUncapped, 1.0)
+	assert.InDelta(t, 1.0, m1.EffectivenessCapped, eps)
+	assert.InDelta(t, 17.0/19, m1.Quality, eps)
+	assert.InDelta(t, 13300.0/23400*17/19, m1.OEEUncapped, eps)
+	assert.InDelta(t, 12000.0/23400*17/19, m1.OEECapped, eps)
+
+	m2 := kpiByID(rep.OEE.Machines, "M2")
+	require.NotNil(t, m2)
+	assert.Equal(t, 25200.0, m2.Time.IdleS)
+	assert.Zero(t, m2.Availability)
+	assert.Zero(t, m2.OEEUncapped)
+
+	qc := kpiByID(rep.OEE.Machines, "QC1")
+	require.NotNil(t, qc)
+	assert.Equal(t, 25200.0, qc.Time.APTS)
+	assert.Equal(t, []int{5, 4}, []int{qc.PQ, qc.GQ})
+	assert.InDelta(t, 300.0/25200, qc.EffectivenessUncapped, eps)
+
+	grd := kpiByID(rep.OEE.Groups, "GRD")
+	require.NotNil(t, grd)
+	assert.Equal(t, 2, grd.Machines)
+	assert.Equal(t, 48600.0, grd.Time.PBTS)
+	assert.InDelta(t, 12000.0/48600, grd.Availability, eps)
+	assert.InDelta(t, 13300.0/12000, grd.EffectivenessUncapped, eps)
+	assert.InDelta(t, 17.0/19, grd.Quality, eps)
+
+	require.NotNil(t, rep.OEE.Line)
+	line := rep.OEE.Line
+	assert.Equal(t, 3, line.Machines)
+	assert.Equal(t, 3*86400.0, line.Time.PeriodS)
+	assert.Equal(t, 73800.0, line.Time.PBTS)
+	assert.Equal(t, 37200.0, line.Time.APTS)
+	assert.Equal(t, []int{6, 4, 2}, []int{line.PQ, line.GQ, line.SQ}, "5 measured + 1 aborted; 4 passed")
+	assert.InDelta(t, 37200.0/73800, line.Availability, eps)
+	assert.InDelta(t, 13600.0/37200, line.EffectivenessUncapped, eps)
+	assert.InDelta(t, 4.0/6, line.Quality, eps)
+	assert.InDelta(t, line.Availability*line.EffectivenessUncapped*line.Quality, line.OEEUncapped, eps)
+
+	var got []string
+	for _, d := range rep.Downtime {
+		got = append(got, fmt.Sprintf("%s/%s/%s %.0f×%d", d.Reason, d.Code, d.Element, d.DurationS, d.Count))
+	}
+	assert.Equal(t, []string{
+		"idle//ADOT 27000×2", "starved//ADOT 5400×2", "alarm/E100/ADET 1800×1", "comm_lost//ADOT 1800×1",
+		"maintenance//PDOT 1800×1", "dressing//ASUT 600×1",
+	}, got)
+	require.NotEmpty(t, rep.Downtime)
+	assert.InDelta(t, 100*27000.0/38400, rep.Downtime[0].SharePct, eps)
+	assert.InDelta(t, 100.0, rep.Downtime[len(rep.Downtime)-1].CumulativePct, eps)
+
+	// Takt: five burs left the line ten minutes apart, no batches: config target.
+	assert.Equal(t, TaktReport{TargetS: 180, TargetSource: "config", Departures: 5, LastS: 600, MeanS: 600, PeriodMeanS: 600,
+		LastN: TaktDefaultLastN, Samples: 4, WithinTarget: 0}, rep.Takt)
+}
+
+func TestComputeKPI_OrderAndDuplicatesDoNotMatter(t *testing.T) {
+	ctx := context.Background()
+	in := KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(oeeScenario()...)}
+	want, err := ComputeKPI(ctx, in, oeeScenarioQuery())
+	require.NoError(t, err)
+
+	for seed := range 5 {
+		events := oeeScenario()
+		rng := rand.New(rand.NewPCG(uint64(seed), 1))
+		for range 10 {
+			events = append(events, events[rng.IntN(len(events))])
+		}
+		rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+		store := &kpiMemStore{raw: true}
+		require.NoError(t, store.Publish(ctx, events...))
+		got, err := ComputeKPI(ctx, KPIInput{Line: kpiTestLine(), Events: store}, oeeScenarioQuery())
+		require.NoError(t, err)
+		got.Events, want.Events = 0, 0
+		assert.Equal(t, want, got, "seed %d", seed)
+	}
+}
+
+func TestComputeKPI_MachineFilter(t *testing.T) {
+	q := oeeScenarioQuery()
+	q.Machine = "M1"
+	rep, err := ComputeKPI(context.Background(), KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(oeeScenario()...)}, q)
+	require.NoError(t, err)
+	assert.Nil(t, rep.OEE.Line, "no line figure for one machine")
+	require.Len(t, rep.OEE.Machines, 1)
+	require.Len(t, rep.OEE.Groups, 1)
+	assert.Equal(t, rep.OEE.Machines[0].Time, rep.OEE.Groups[0].Time)
+	for _, d := range rep.Downtime {
+		assert.NotEqual(t, 27000.0, d.DurationS, "M2's idle time must not be in M1's Pareto")
+	}
+	require.Len(t, rep.Cycles.Machines, 1)
+	assert.Equal(t, "M1", rep.Cycles.Machines[0].Machine)
+	assert.Equal(t, 5, rep.Takt.Departures, "takt is the line's")
+}
+
+func TestComputeKPI_ShiftFilter(t *testing.T) {
+	line := kpiTestLine()
+	line.Shifts = append(line.Shifts, Shift{Name: "B", Start: "14:00", DurationS: 8 * 3600})
+	events := append(oeeScenario(), kpiStateEv("M1", "15:00", StateGrinding))
+	ctx := context.Background()
+	for _, tt := range []struct {
+		shift                 string
+		pot, apt, notSched    float64
+		cycles, cycleMachines int
+	}{
+		{"", 16 * 3600, 12000 + 7*3600, 8 * 3600, 20, 3},
+		{"A", 8 * 3600, 12000, 16 * 3600, 19, 3},
+		{"B", 8 * 3600, 7 * 3600, 16 * 3600, 0, 3},
+	} {
+		q := oeeScenarioQuery()
+		q.Shift = tt.shift
+		rep, err := ComputeKPI(ctx, KPIInput{Line: line, Events: newKPIMemStore(events...)}, q)
+		require.NoError(t, err)
+		m1 := kpiByID(rep.OEE.Machines, "M1")
+		require.NotNil(t, m1)
+		assert.Equal(t, tt.pot, m1.Time.POTS, "shift %q", tt.shift)
+		assert.Equal(t, tt.apt, m1.Time.APTS, "shift %q", tt.shift)
+		assert.Equal(t, tt.notSched, m1.Time.NotScheduledS, "shift %q", tt.shift)
+		assert.Equal(t, 86400.0, m1.Time.PeriodS)
+		assert.Equal(t, tt.cycles, rep.Cycles.Machines[0].N, "shift %q: cycles in the shift's windows", tt.shift)
+	}
+}
+
+func TestComputeKPI_CarryInFromLongBefore(t *testing.T) {
+	// The only state is three days before From: a longer look back finds it.
+	events := []MachineEvent{
+		{Machine: "M1", Kind: EventState, SourceTime: kpiTestDay.Add(-72 * time.Hour), State: StateBlocked},
+		{Machine: "M2", Kind: EventCommLost, SourceTime: kpiTestDay.Add(-30 * time.Minute)},
+	}
+	q := KPIQuery{From: kpiAt("07:00"), To: kpiAt("08:00"), Location: time.UTC}
+	rep, err := ComputeKPI(context.Background(), KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(events...)}, q)
+	require.NoError(t, err)
+	assert.Equal(t, 3600.0, kpiByID(rep.OEE.Machines, "M1").Time.BlockedS)
+	assert.Equal(t, 3600.0, kpiByID(rep.OEE.Machines, "M2").Time.CommLostS)
+	assert.Equal(t, 3600.0, kpiByID(rep.OEE.Machines, "QC1").Time.UnknownS, "never seen")
+}
+
+func TestJudgeAgreesWithEvaluate(t *testing.T) {
+	p := &kpiTestLine().Products[0]
+	p.Tolerances[CharRadialRunout] = Tolerance{Nominal: 0.005, Lower: 0, Upper: 0.02}
+	for _, values := range []map[string]float64{
+		{CharHeadDiameter: 1.40, CharRadialRunout: 0.01},
+		{CharHeadDiameter: 1.43, CharRadialRunout: 0.01},
+		{CharHeadDiameter: 1.38, CharRadialRunout: 0.02},
+		{CharHeadDiameter: 1.40},
+		{},
+	} {
+		_, disp, _ := Evaluate(p, Measurement{Values: values})
+		assert.Equal(t, disp == BurGood, kpiJudge(p, values), "%v", values)
+	}
+	assert.True(t, kpiJudge(nil, nil), "without a product nothing is held against a bur")
+}
