@@ -1,0 +1,170 @@
+package mes
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTaktPercentileAndStats(t *testing.T) {
+	tests := []struct {
+		name                       string
+		times                      []float64
+		n                          int
+		mean, p50, p95, minS, maxS float64
+	}{
+		{"empty", nil, 0, 0, 0, 0, 0, 0},
+		{"one", []float64{7}, 1, 7, 7, 7, 7, 7},
+		{"even count takes the lower middle", []float64{4, 1, 3, 2}, 4, 2.5, 2, 4, 1, 4},
+		{"1..100", func() []float64 {
+			var v []float64
+			for i := 100; i >= 1; i-- {
+				v = append(v, float64(i))
+			}
+			return v
+		}(), 100, 50.5, 50, 95, 1, 100},
+		{"a slow outlier moves p95, not p50", []float64{600, 600, 600, 600, 600, 600, 600, 600, 600, 600,
+			600, 600, 600, 600, 600, 600, 600, 600, 600, 1800}, 20, 660, 600, 600, 600, 1800},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s CycleStats
+			taktCycleStats(&s, tt.times)
+			assert.Equal(t, CycleStats{N: tt.n, MeanS: tt.mean, P50S: tt.p50, P95S: tt.p95, MinS: tt.minS, MaxS: tt.maxS}, s)
+		})
+	}
+}
+
+func TestTaktActual(t *testing.T) {
+	sec := func(v ...int) []int64 {
+		var out []int64
+		for _, x := range v {
+			out = append(out, kpiTestDay.Add(time.Duration(x)*time.Second).UnixNano())
+		}
+		return out
+	}
+	tests := []struct {
+		name       string
+		departures []int64
+		lastN      int
+		want       TaktReport
+	}{
+		{"none", nil, 20, TaktReport{TargetS: 180, LastN: 20}},
+		{"one bur: no interval yet", sec(100), 20, TaktReport{TargetS: 180, Departures: 1, LastN: 20}},
+		{"window of 3 out of 5 intervals, unsorted input", sec(0, 170, 350, 530, 900, 1080), 3,
+			// intervals 170 180 180 370 180; last three 180 370 180
+			TaktReport{TargetS: 180, Departures: 6, LastS: 180, MeanS: 730.0 / 3, PeriodMeanS: 1080.0 / 5, LastN: 3, Samples: 3, WithinTarget: 2}},
+		{"window larger than the data", sec(0, 100, 300), 20,
+			TaktReport{TargetS: 180, Departures: 3, LastS: 200, MeanS: 150, PeriodMeanS: 150, LastN: 20, Samples: 2, WithinTarget: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := TaktReport{TargetS: 180}
+			d := append([]int64(nil), tt.departures...)
+			if len(d) > 2 {
+				d[0], d[len(d)-1] = d[len(d)-1], d[0]
+			}
+			taktActual(&r, d, tt.lastN)
+			assert.Equal(t, tt.want, r)
+		})
+	}
+}
+
+func TestTaktTarget(t *testing.T) {
+	line := kpiTestLine() // one shift, 7 h working a day
+	asOf := kpiAt("00:00")
+	day := func(d int) time.Time { return kpiTestDay.AddDate(0, 0, d) }
+	tests := []struct {
+		name    string
+		batches []*Batch
+		target  float64
+		source  string
+		demand  int
+		avail   float64
+	}{
+		{"no batches: configured takt", nil, 180, "config", 0, 0},
+		{"planned batch is not demand", []*Batch{{State: BatchPlanned, Quantity: 100, PlannedEnd: day(1)}}, 180, "config", 0, 0},
+		{"no planned end: configured takt", []*Batch{{State: BatchRunning, Quantity: 100}}, 180, "config", 0, 0},
+		{"running batch over two days", []*Batch{{State: BatchRunning, Quantity: 200, Completed: 60, GoodRequired: true, PlannedEnd: day(2)}},
+			2 * 7 * 3600.0 / 140, "demand", 140, 2 * 7 * 3600},
+		{"scrap counts as done unless good burs are required", []*Batch{{State: BatchRunning, Quantity: 200, Completed: 60, Scrap: 40, PlannedEnd: day(2)}},
+			2 * 7 * 3600.0 / 100, "demand", 100, 2 * 7 * 3600},
+		{"released batch starting tomorrow", []*Batch{{State: BatchReleased, Quantity: 70, PlannedStart: day(1), PlannedEnd: day(2)}},
+			7 * 3600.0 / 70, "demand", 70, 7 * 3600},
+		{"two batches: their rates add", []*Batch{
+			{State: BatchRunning, Quantity: 140, PlannedEnd: day(1)}, // 140 in 7 h: 180 s each
+			{State: BatchRunning, Quantity: 140, PlannedEnd: day(2)}, // 140 in 14 h: 360 s each
+		}, 120, "demand", 280, 280 * 120},
+		{"late batch (planned end passed) is ignored", []*Batch{{State: BatchRunning, Quantity: 10, PlannedEnd: day(-1)}}, 180, "config", 0, 0},
+		{"finished batch is ignored", []*Batch{{State: BatchRunning, Quantity: 10, Completed: 10, PlannedEnd: day(1)}}, 180, "config", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := taktTarget(line, tt.batches, asOf, time.UTC)
+			assert.InDelta(t, tt.target, r.TargetS, 1e-9)
+			assert.Equal(t, tt.source, r.TargetSource)
+			assert.Equal(t, tt.demand, r.DemandBurs)
+			assert.InDelta(t, tt.avail, r.AvailableS, 1e-6)
+		})
+	}
+}
+
+func TestComputeKPI_TaktAndCycles(t *testing.T) {
+	// Departures every 170 s then one slow 400 s gap; target from a batch:
+	// 7 h of shift for 140 burs = 180 s.
+	var events []MachineEvent
+	tm := kpiAt("06:00")
+	for i := 1; i <= 10; i++ {
+		gap := 170 * time.Second
+		if i == 10 {
+			gap = 400 * time.Second
+		}
+		tm = tm.Add(gap)
+		events = append(events, kpiMeasEv("QC1", tm, uint64(i), fmt.Sprintf("B1-%05d", i), 1.4))
+	}
+	// Cycle times on M1 and M2: 600, 610, …, 690 and 1000 (aborted one excluded).
+	for i := range 10 {
+		end := kpiAt("08:00").Add(time.Duration(i) * 15 * time.Minute)
+		events = append(events, kpiCycleEv("M1", end, uint64(i+1), "", time.Duration(600+10*i)*time.Second, 0, false))
+	}
+	events = append(events,
+		kpiCycleEv("M2", kpiAt("09:00"), 1, "", 1000*time.Second, 0, false),
+		kpiCycleEv("M2", kpiAt("09:20"), 2, "", 50*time.Second, 0, true))
+	// As of 07:00 (the end of the period) the batch has 07:00–09:30 and
+	// 10:30–14:00 of shift A left before its planned end: 6 h for 140 burs.
+	in := KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(events...),
+		Batches: []*Batch{{ID: "B1", State: BatchRunning, Quantity: 150, Completed: 10, GoodRequired: true,
+			PlannedStart: kpiAt("06:00"), PlannedEnd: kpiAt("16:00")}}}
+	q := KPIQuery{From: kpiAt("06:00"), To: kpiAt("07:00"), Location: time.UTC, LastN: 5}
+	rep, err := ComputeKPI(context.Background(), in, q)
+	require.NoError(t, err)
+	assert.Equal(t, "demand", rep.Takt.TargetSource)
+	assert.InDelta(t, 6*3600.0/140, rep.Takt.TargetS, 1e-9) // 154.3 s
+	assert.Equal(t, 10, rep.Takt.Departures)
+	assert.Equal(t, 400.0, rep.Takt.LastS)
+	assert.Equal(t, 5, rep.Takt.Samples)
+	assert.InDelta(t, (4*170+400)/5.0, rep.Takt.MeanS, 1e-9)
+	assert.Equal(t, 0, rep.Takt.WithinTarget, "170 s misses a 154 s target")
+
+	q = KPIQuery{From: kpiAt("06:00"), To: kpiAt("14:00"), Location: time.UTC}
+	rep, err = ComputeKPI(context.Background(), in, q)
+	require.NoError(t, err)
+	require.Len(t, rep.Cycles.Machines, 3)
+	m1, m2 := rep.Cycles.Machines[0], rep.Cycles.Machines[1]
+	assert.Equal(t, CycleStats{Group: "GRD", Operation: 10, Name: "Grind", Machine: "M1", IdealS: 700, N: 10,
+		MeanS: 645, P50S: 640, P95S: 690, MinS: 600, MaxS: 690}, m1)
+	assert.Equal(t, 1, m2.Aborted)
+	assert.Equal(t, 1, m2.N)
+	require.Len(t, rep.Cycles.Operations, 2)
+	grd := rep.Cycles.Operations[0]
+	assert.Equal(t, "GRD", grd.Group)
+	assert.Equal(t, 11, grd.N)
+	assert.Equal(t, 1, grd.Aborted)
+	assert.InDelta(t, (6450+1000)/11.0, grd.MeanS, 1e-9)
+	assert.Equal(t, 1000.0, grd.P95S)
+	assert.Equal(t, 650.0, grd.P50S)
+}
