@@ -1,0 +1,345 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pilotline/pilotline/mes"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// eventsPerRead bounds the events one read transaction of Events loads, so
+// iterating a month of events neither holds a transaction open while the
+// caller works nor keeps them all in memory.
+const eventsPerRead = 512
+
+// EventStore is the durable, idempotent machine event log.
+type EventStore struct{ db *DB }
+
+var (
+	_ mes.EventStore = (*EventStore)(nil)
+	_ mes.EventSink  = (*EventStore)(nil)
+)
+
+// NewEventStore returns the event store on db.
+func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
+
+// Publish implements mes.EventSink: it hands events to the group-commit
+// writer and returns once the transaction holding them has committed (or
+// failed). Events already stored (by Key) are skipped. If ctx ends first,
+// Publish returns its error and the events may or may not be stored.
+// Errors: EINVALID (an event without machine or kind, or not encodable),
+// EINTERNAL (the commit failed, the store is closed).
+func (s *EventStore) Publish(ctx context.Context, events ...mes.MachineEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	// Encoding here spreads the JSON work over the publishers' goroutines
+	// and keeps the single writer to bucket puts and the commit.
+	recs := make([]eventRec, len(events))
+	for i, e := range events {
+		if e.Machine == "" || e.Kind == "" {
+			return mes.Errorf(mes.EINVALID, "event %d: machine and kind are required", i)
+		}
+		val, err := json.Marshal(e)
+		if err != nil {
+			return mes.Errorf(mes.EINVALID, "event %d (%s): %v", i, e.Key(), err)
+		}
+		recs[i] = eventRec{val: val, machine: e.Machine, t: e.SourceTime}
+		if e.Kind == mes.EventSample {
+			recs[i].sample = true
+		} else {
+			recs[i].key = []byte(e.Key())
+		}
+	}
+	return s.db.writer.publish(ctx, recs)
+}
+
+type eventRec struct {
+	key     []byte // idempotency key; nil for samples, which are keyed by (time, machine)
+	machine string
+	t       time.Time
+	sample  bool
+	val     []byte
+}
+
+type publishReq struct {
+	recs   []eventRec
+	queued time.Time
+	done   chan error
+}
+
+// eventWriter is the single goroutine that owns event writes. Publishers
+// queue requests; the writer takes everything queued (up to MaxBatch events,
+// waiting at most MaxDelay after the first) into one transaction and
+// answers each request after the commit.
+type eventWriter struct {
+	db       *DB
+	maxBatch int
+	maxDelay time.Duration
+
+	mu     sync.Mutex
+	queue  []*publishReq
+	n      int // events in queue
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+func newEventWriter(db *DB) *eventWriter {
+	return &eventWriter{db: db, maxBatch: db.opts.MaxBatch, maxDelay: db.opts.MaxDelay,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (w *eventWriter) publish(ctx context.Context, recs []eventRec) error {
+	req := &publishReq{recs: recs, queued: time.Now(), done: make(chan error, 1)}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return mes.Errorf(mes.EINTERNAL, "event store is closed")
+	}
+	w.queue = append(w.queue, req)
+	w.n += len(recs)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close makes new publishes fail; run commits what is queued and returns.
+func (w *eventWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	<-w.done
+}
+
+func (w *eventWriter) run() {
+	defer close(w.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		<-w.wake
+		for {
+			w.mu.Lock()
+			if len(w.queue) == 0 {
+				closed := w.closed
+				w.mu.Unlock()
+				if closed {
+					return
+				}
+				break
+			}
+			// Linger for more only while under MaxBatch and within MaxDelay
+			// of the oldest request: under load the previous commit has
+			// already made everyone wait, so the deadline is usually past.
+			wait := w.maxDelay - time.Since(w.queue[0].queued)
+			if w.n < w.maxBatch && wait > 0 && !w.closed {
+				w.mu.Unlock()
+				timer.Reset(wait)
+				<-timer.C
+				continue
+			}
+			batch, n := w.take()
+			w.mu.Unlock()
+			err := w.commit(batch, n)
+			for _, r := range batch {
+				r.done <- err
+			}
+		}
+	}
+}
+
+// take removes up to MaxBatch events' worth of requests from the queue
+// (at least one request). Called with w.mu held.
+func (w *eventWriter) take() ([]*publishReq, int) {
+	i, n := 0, 0
+	for i < len(w.queue) && (i == 0 || n+len(w.queue[i].recs) <= w.maxBatch) {
+		n += len(w.queue[i].recs)
+		i++
+	}
+	batch := slices.Clone(w.queue[:i])
+	w.queue = slices.Delete(w.queue, 0, i)
+	w.n -= n
+	return batch, n
+}
+
+func (w *eventWriter) commit(batch []*publishReq, n int) error {
+	err := w.db.bolt.Update(func(tx *bbolt.Tx) error {
+		events, byMachine, keys, samples := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByMachine),
+			tx.Bucket(bucketEventKeys), tx.Bucket(bucketSamples)
+		for _, r := range batch {
+			for _, rec := range r.recs {
+				if rec.sample {
+					k := sampleKey(rec.t, rec.machine)
+					if samples.Get(k) != nil {
+						continue
+					}
+					if err := samples.Put(k, rec.val); err != nil {
+						return err
+					}
+					continue
+				}
+				if keys.Get(rec.key) != nil {
+					continue
+				}
+				seq, err := events.NextSequence()
+				if err != nil {
+					return err
+				}
+				ek := eventKey(rec.t, seq)
+				if err := events.Put(ek, rec.val); err != nil {
+					return err
+				}
+				if err := byMachine.Put(cat(machinePrefix(rec.machine), ek), nil); err != nil {
+					return err
+				}
+				if err := keys.Put(rec.key, ek); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.db.log.Error("event commit failed", "events", n, "err", err)
+		return mes.Errorf(mes.EINTERNAL, "store events: %v", err)
+	}
+	return nil
+}
+
+// Events implements mes.EventStore. Events come in SourceTime order (for
+// equal times, in the order they were stored, samples after the others);
+// the iterator reads them in chunks of short read transactions.
+func (s *EventStore) Events(ctx context.Context, f mes.EventFilter) iter.Seq2[mes.MachineEvent, error] {
+	wantSamples, wantOthers := len(f.Kinds) == 0, len(f.Kinds) == 0
+	for _, k := range f.Kinds {
+		if k == mes.EventSample {
+			wantSamples = true
+		} else {
+			wantOthers = true
+		}
+	}
+	lo := t64(f.From)
+	var hi []byte // exclusive upper bound on the 8-byte time prefix
+	if !f.To.IsZero() {
+		hi = t64(f.To)
+	}
+	return func(yield func(mes.MachineEvent, error) bool) {
+		var srcs []*eventSource
+		if wantOthers {
+			src := &eventSource{db: s.db, bucket: bucketEvents, next: lo, hi: hi}
+			if f.Machine != "" {
+				src.bucket, src.prefix, src.next = bucketEventsByMachine, machinePrefix(f.Machine), cat(machinePrefix(f.Machine), lo)
+			}
+			srcs = append(srcs, src)
+		}
+		if wantSamples {
+			srcs = append(srcs, &eventSource{db: s.db, bucket: bucketSamples, next: lo, hi: hi, machine: f.Machine, samples: true})
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(mes.MachineEvent{}, err)
+				return
+			}
+			var best *eventSource
+			for _, src := range srcs {
+				if err := src.fill(); err != nil {
+					yield(mes.MachineEvent{}, err)
+					return
+				}
+				if len(src.buf) > 0 && (best == nil || string(src.buf[0].tkey) < string(best.buf[0].tkey)) {
+					best = src
+				}
+			}
+			if best == nil {
+				return
+			}
+			e := best.buf[0]
+			best.buf = best.buf[1:]
+			if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.ev.Kind) {
+				continue
+			}
+			if !yield(e.ev, nil) {
+				return
+			}
+		}
+	}
+}
+
+type bufferedEvent struct {
+	tkey []byte // 8-byte time prefix: merge order
+	ev   mes.MachineEvent
+}
+
+// eventSource reads one ordered bucket in chunks, resuming after the last
+// key it returned.
+type eventSource struct {
+	db      *DB
+	bucket  []byte
+	prefix  []byte // key prefix of an index bucket; the events key follows it
+	next    []byte // seek position of the next chunk
+	hi      []byte
+	machine string // samples: only this machine
+	samples bool
+	buf     []bufferedEvent
+	eof     bool
+}
+
+func (s *eventSource) fill() error {
+	if len(s.buf) > 0 || s.eof {
+		return nil
+	}
+	return s.db.bolt.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(s.bucket).Cursor()
+		events := tx.Bucket(bucketEvents)
+		k, v := c.Seek(s.next)
+		for ; k != nil && len(s.buf) < eventsPerRead; k, v = c.Next() {
+			if !bytes.HasPrefix(k, s.prefix) {
+				break
+			}
+			ek := k[len(s.prefix):]
+			if s.hi != nil && string(ek[:8]) >= string(s.hi) {
+				break
+			}
+			if s.samples && s.machine != "" && string(ek[8:]) != s.machine {
+				continue
+			}
+			if s.prefix != nil {
+				v = events.Get(ek)
+				if v == nil {
+					return fmt.Errorf("machine index names missing event %x", ek)
+				}
+			}
+			var e mes.MachineEvent
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode event %x: %w", ek, err)
+			}
+			s.buf = append(s.buf, bufferedEvent{tkey: bytes.Clone(ek[:8]), ev: e})
+		}
+		if k == nil || len(s.buf) < eventsPerRead {
+			s.eof = true
+		} else {
+			// Resume at the first key not read: k is still valid here.
+			s.next = bytes.Clone(k)
+		}
+		return nil
+	})
+}

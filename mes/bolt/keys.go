@@ -1,0 +1,117 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Bucket layout (schema version 1). Every bucket is top-level; values are
+// JSON unless noted. "u64" is an 8-byte big-endian unsigned integer, "t64"
+// a time as UnixNano with the sign bit flipped (8 bytes, so older sorts
+// first, including before 1970), "\x00" a separator that no id contains.
+//
+//	bucket             key                                   value
+//	meta               "schema"                              u64 schema version
+//	products           ISO 6360 number (15 digits)           mes.Product
+//	batches            u64 batch seq (id "B" + 6 digits)     mes.Batch
+//	burs               serial                                mes.Bur (with genealogy)
+//	burs_by_batch      u64 batch seq + u64 bur seq           serial
+//	waiting            group \x00 t64 created + serial       u64 batch seq
+//	cycles             machine \x00 u64 cycle seq            serial      (CompleteOperation idempotency)
+//	measurements       station \x00 u64 measurement seq      serial      (RecordMeasurement idempotency)
+//	events             t64 source time + u64 event seq       mes.MachineEvent (never expires)
+//	events_by_machine  machine \x00 t64 + u64 event seq      empty       (suffix is the events key)
+//	event_keys         mes.MachineEvent.Key()                events key  (ingestion idempotency)
+//	samples            t64 source time + machine             mes.MachineEvent (EventSample, pruned by retention)
+//
+// IMPORTANT: samples are keyed by (time, machine), which is exactly what
+// MachineEvent.Key identifies a sample by, so the samples bucket is its own
+// idempotency index and pruning it leaves nothing behind.
+var (
+	bucketMeta            = []byte("meta")
+	bucketProducts        = []byte("products")
+	bucketBatches         = []byte("batches")
+	bucketBurs            = []byte("burs")
+	bucketBursByBatch     = []byte("burs_by_batch")
+	bucketWaiting         = []byte("waiting")
+	bucketCycles          = []byte("cycles")
+	bucketMeasurements    = []byte("measurements")
+	bucketEvents          = []byte("events")
+	bucketEventsByMachine = []byte("events_by_machine")
+	bucketEventKeys       = []byte("event_keys")
+	bucketSamples         = []byte("samples")
+
+	keySchema = []byte("schema")
+)
+
+// allBuckets lists the buckets of the current schema.
+var allBuckets = [][]byte{
+	bucketMeta, bucketProducts, bucketBatches, bucketBurs, bucketBursByBatch, bucketWaiting,
+	bucketCycles, bucketMeasurements, bucketEvents, bucketEventsByMachine, bucketEventKeys, bucketSamples,
+}
+
+const sep = 0x00
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// t64 encodes t so that byte order is time order. The zero time (and
+// anything beyond UnixNano's range) is clamped to the ends of the range.
+func t64(t time.Time) []byte {
+	var n int64
+	switch {
+	case t.IsZero() || t.Year() < 1678:
+		n = math.MinInt64
+	case t.Year() > 2261:
+		n = math.MaxInt64
+	default:
+		n = t.UnixNano()
+	}
+	return u64(uint64(n) ^ (1 << 63))
+}
+
+func getT64(b []byte) time.Time {
+	return time.Unix(0, int64(getU64(b)^(1<<63))).UTC()
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// batchID formats a batch sequence number as its id.
+func batchID(seq uint64) string { return fmt.Sprintf("B%06d", seq) }
+
+// batchSeq parses a batch id; ok is false for anything not made by batchID.
+func batchSeq(id string) (uint64, bool) {
+	if len(id) < 7 || id[0] != 'B' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(id[1:], 10, 64)
+	if err != nil || n == 0 || batchID(n) != id {
+		return 0, false
+	}
+	return n, true
+}
+
+func burByBatchKey(batch uint64, seq int) []byte { return cat(u64(batch), u64(uint64(seq))) }
+
+func waitingPrefix(group string) []byte { return append([]byte(group), sep) }
+
+func waitingKey(group string, created time.Time, serial string) []byte {
+	return cat(waitingPrefix(group), t64(created), []byte(serial))
+}
+
+func seqKey(machine string, seq uint64) []byte { return cat([]byte(machine), []byte{sep}, u64(seq)) }
+
+func eventKey(t time.Time, seq uint64) []byte { return cat(t64(t), u64(seq)) }
+
+func machinePrefix(machine string) []byte { return append([]byte(machine), sep) }
+
+func sampleKey(t time.Time, machine string) []byte { return cat(t64(t), []byte(machine)) }
