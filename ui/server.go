@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/twin"
@@ -17,6 +19,14 @@ import (
 
 // ShutdownTimeout bounds graceful shutdown of the HTTP server.
 const ShutdownTimeout = 5 * time.Second
+
+// DefaultMaxBodyBytes is the request body limit unless Server.MaxBodyBytes says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// ContentSecurityPolicy allows the page to load scripts, styles, images,
+// fonts and connections (including the twin's WebSocket) from its own
+// origin only, and to be framed by nobody.
+const ContentSecurityPolicy = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 
 // Server is Pilotline's HTTP server. Set the fields, then call Open.
 type Server struct {
@@ -31,20 +41,36 @@ type Server struct {
 	Backup   mes.Backuper
 	Twin     *twin.Hub // live line: GET /ws/twin and GET /api/v1/line
 
-	echo *echo.Echo
-	ln   net.Listener
+	// Metrics is served at GET /metrics and fed with every request; the
+	// integrator feeds its plant gauges. Nil: Open creates one.
+	Metrics *Metrics
+	// Health, if set, adds components to GET /healthz, e.g.
+	// {"acquisition": {"status": "ok", "machines": 27}}. A component whose
+	// value is a map with "status" other than "ok" marks the whole report
+	// degraded (still 200: the server itself answers).
+	Health func(ctx context.Context) map[string]any
+	// KPI computes the KPI report for GET /api/v1/kpi and the takt of
+	// GET /api/v1/line. Nil: mes.ComputeKPI over Line, Events and Batches.
+	KPI KPIFunc
+	// MaxBodyBytes caps request bodies (413 beyond it). Zero: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Now is the clock for query defaults and recorded transitions. Nil: time.Now.
+	Now func() time.Time
+
+	echo    *echo.Echo
+	ln      net.Listener
+	started time.Time
+
+	taktMu   sync.Mutex // guards the takt cache of GET /api/v1/line
+	taktAt   time.Time
+	taktLast LineTakt
 }
 
 // Open builds the routes and starts listening. It returns once the listener
 // is bound; URL then tells where.
 func (s *Server) Open() error {
-	if s.Logger == nil {
-		s.Logger = slog.Default()
-	}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	s.echo = e
-	s.routes()
+	s.setup()
+	e := s.echo
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.Addr, err)
@@ -66,8 +92,124 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String() + "/"
 }
 
-// Handler returns the server's http.Handler (for tests with httptest).
-func (s *Server) Handler() http.Handler { return s.echo }
+// Handler returns the server's http.Handler (for tests with httptest). It
+// builds the routes if Open has not.
+func (s *Server) Handler() http.Handler {
+	s.setup()
+	return s.echo
+}
+
+// setup fills the defaults and builds the Echo instance once.
+func (s *Server) setup() {
+	if s.echo != nil {
+		return
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics()
+	}
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.KPI == nil {
+		s.KPI = s.computeKPI
+	}
+	s.started = s.Now()
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	s.echo = e
+	s.middleware()
+	s.routes()
+}
+
+// middleware installs the chain, outermost first: metrics, request log,
+// error rendering, panic recovery, security headers, body limit.
+func (s *Server) middleware() {
+	s.echo.Use(
+		s.metricsMiddleware,
+		s.requestLogger(),
+		s.renderErrors,
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				s.Logger.Error("http: panic", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+				return err
+			},
+		}),
+		middleware.SecureWithConfig(middleware.SecureConfig{
+			ContentTypeNosniff:    "nosniff",
+			XFrameOptions:         "DENY",
+			ContentSecurityPolicy: ContentSecurityPolicy,
+			ReferrerPolicy:        "no-referrer",
+		}),
+		s.limitBody,
+	)
+}
+
+// ctxErr is the echo.Context key under which renderErrors leaves the
+// handler's error for the request log.
+const ctxErr = "pilotline.err"
+
+// renderErrors renders a handler's error right away, so that the request
+// log and the metrics outside it see the final status.
+func (s *Server) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := next(c); err != nil {
+			c.Set(ctxErr, err)
+			s.handleError(err, c)
+		}
+		return nil
+	}
+}
+
+// requestLogger logs one line per request into the server's slog logger:
+// at error level for 5xx, info otherwise.
+func (s *Server) requestLogger() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod:    true,
+		LogURI:       true,
+		LogRoutePath: true,
+		LogStatus:    true,
+		LogLatency:   true,
+		LogRemoteIP:  true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			attrs := []slog.Attr{
+				slog.String("method", v.Method), slog.String("uri", v.URI), slog.String("route", v.RoutePath),
+				slog.Int("status", v.Status), slog.Duration("latency", v.Latency), slog.String("remote", v.RemoteIP),
+			}
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			if err, ok := c.Get(ctxErr).(error); ok {
+				attrs = append(attrs, slog.String("err", err.Error()))
+			}
+			s.Logger.LogAttrs(c.Request().Context(), level, "http request", attrs...)
+			return nil
+		},
+	})
+}
+
+// limitBody refuses bodies over MaxBodyBytes: at once when Content-Length
+// says so, and while reading otherwise (decodeJSON reports that as 413).
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.MaxBodyBytes {
+			return httpError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+				fmt.Sprintf("request body: %d bytes, limit %d", r.ContentLength, s.MaxBodyBytes))
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, s.MaxBodyBytes)
+		}
+		return next(c)
+	}
+}
 
 // Close shuts the server down gracefully within ShutdownTimeout.
 func (s *Server) Close() error {
