@@ -1,21 +1,47 @@
 package ui
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/bolt"
 )
 
-// openBackend returns the services a test server runs on.
+// openBackend opens a real store in a temporary directory; the test
+// server runs on it. (Only the tests reach into mes/bolt; the ui package
+// itself speaks the mes interfaces.)
 func openBackend(tb testing.TB, line *mes.LineConfig) backend {
 	tb.Helper()
-	return backendOf(newMemStore(line))
+	db, err := bolt.Open(filepath.Join(tb.TempDir(), "pilotline.db"), bolt.Options{
+		SerialPattern: line.SerialPattern,
+		MaxDelay:      time.Millisecond,
+		Now:           func() time.Time { return testNow },
+	})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { assert.NoError(tb, db.Close()) })
+	return backend{
+		Products: bolt.NewProductService(db), Batches: bolt.NewBatchService(db), Burs: bolt.NewBurService(db),
+		Events: bolt.NewEventStore(db), Backup: db,
+	}
 }
 
-// checkBackup checks that a streamed backup holds the product iso.
+// checkBackup checks that a streamed backup is a store that opens and
+// holds the product iso.
 func checkBackup(tb testing.TB, data []byte, iso string) {
 	tb.Helper()
-	assert.Contains(tb, string(data), iso)
+	path := filepath.Join(tb.TempDir(), "backup.db")
+	require.NoError(tb, os.WriteFile(path, data, 0o600))
+	db, err := bolt.Open(path, bolt.Options{ReadOnly: true})
+	require.NoError(tb, err)
+	defer db.Close()
+	p, err := bolt.NewProductService(db).FindProduct(context.Background(), iso)
+	require.NoError(tb, err)
+	assert.Equal(tb, iso, p.ISO)
 }
