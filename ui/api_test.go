@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/twin"
 )
 
 func TestProducts(t *testing.T) {
@@ -421,4 +422,50 @@ func TestMetrics(t *testing.T) {
 	assert.NotContains(t, body, `pilotline_grinders{state="idle"}`, "states no longer reported are dropped")
 	assert.NotContains(t, body, "xxxxxxxx", "raw paths never become labels")
 	assert.NotContains(t, body, "B000042", "ids never become labels")
+}
+
+// TestLine_Twin serves the live twin snapshot with takt and batches added.
+func TestLine_Twin(t *testing.T) {
+	line := MustLine(t)
+	s, _ := newTestServer(t, line, openBackend(t, line))
+	hub := twin.NewHub(line, twin.HubOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); hub.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	s.Twin = hub
+	seedProduct(t, s)
+	b := seedBatch(t, s, `{"product": "500314001001014", "quantity": 5, "state": "released"}`)
+
+	require.NoError(t, hub.Publish(ctx, mes.MachineEvent{Machine: "G05", Kind: mes.EventState, SourceTime: testNow, Received: testNow, State: mes.StateGrinding}))
+	require.Eventually(t, func() bool {
+		for _, g := range hub.Snapshot().Grinders {
+			if g.ID == "G05" {
+				return g.State == mes.StateGrinding
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "the hub folds the event")
+
+	rec := do(t, s, http.MethodGet, "/api/v1/line", "")
+	requireStatus(t, http.StatusOK, rec)
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &raw))
+	for _, k := range []string{"grinders", "robots", "production", "takt", "batches"} {
+		assert.Contains(t, raw, k)
+	}
+	var body struct {
+		Grinders []struct {
+			ID    string           `json:"id"`
+			State mes.MachineState `json:"state"`
+		} `json:"grinders"`
+		Batches []batchView `json:"batches"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	require.Len(t, body.Grinders, 25)
+	assert.Equal(t, "G05", body.Grinders[4].ID)
+	assert.Equal(t, mes.StateGrinding, body.Grinders[4].State)
+	assert.Equal(t, mes.StateOffline, body.Grinders[0].State)
+	require.Len(t, body.Batches, 1)
+	assert.Equal(t, b.ID, body.Batches[0].ID)
 }

@@ -20,6 +20,12 @@ import (
 // ShutdownTimeout bounds graceful shutdown of the HTTP server.
 const ShutdownTimeout = 5 * time.Second
 
+// Connection timeouts of the HTTP server.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
+)
+
 // DefaultMaxBodyBytes is the request body limit unless Server.MaxBodyBytes says otherwise.
 const DefaultMaxBodyBytes = 1 << 20
 
@@ -123,6 +129,10 @@ func (s *Server) setup() {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// No write timeout: backups and the twin's WebSocket stream for long.
+	// A slow client still cannot hold a connection by dribbling headers.
+	e.Server.ReadHeaderTimeout = ReadHeaderTimeout
+	e.Server.IdleTimeout = IdleTimeout
 	s.echo = e
 	s.middleware()
 	s.routes()
