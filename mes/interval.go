@@ -229,24 +229,50 @@ const (
 	recAlarmCleared
 )
 
-// intervalRecord is the part of a MachineEvent the timeline needs.
+// intervalRecord is the part of a MachineEvent the timeline needs, kept
+// small (32 bytes) because a month of a line is half a million of them.
 type intervalRecord struct {
-	t, recv int64 // source and receive time, ns
-	kind    uint8
-	state   MachineState
+	t, recv int64  // source and receive time, ns
 	seq     uint64 // alarm sequence
-	code    string // alarm code
+	code    uint32 // alarm code, interned in intervalCodes
+	kind    uint8
+	bucket  intervalBucket8 // the state's bucket
 }
 
+// intervalBucket8 is an intervalBucket stored in a byte.
+type intervalBucket8 uint8
+
+// intervalCodes interns alarm codes; id 0 is "no code".
+type intervalCodes struct {
+	names []string
+	index map[string]uint32
+}
+
+func newIntervalCodes() *intervalCodes {
+	return &intervalCodes{names: []string{""}, index: map[string]uint32{"": 0}}
+}
+
+func (c *intervalCodes) id(code string) uint32 {
+	if id, ok := c.index[code]; ok {
+		return id
+	}
+	id := uint32(len(c.names))
+	c.names = append(c.names, code)
+	c.index[code] = id
+	return id
+}
+
+func (c *intervalCodes) name(id uint32) string { return c.names[id] }
+
 // intervalRecordOf converts e; ok is false for kinds the timeline ignores.
-func intervalRecordOf(e *MachineEvent) (intervalRecord, bool) {
+func intervalRecordOf(e *MachineEvent, codes *intervalCodes) (intervalRecord, bool) {
 	r := intervalRecord{t: e.SourceTime.UnixNano()}
 	if !e.Received.IsZero() {
 		r.recv = e.Received.UnixNano()
 	}
 	switch e.Kind {
 	case EventState:
-		r.kind, r.state = recState, e.State
+		r.kind, r.bucket = recState, intervalBucket8(intervalStateBucket(e.State))
 	case EventCommLost:
 		r.kind = recCommLost
 	case EventCommRestored:
@@ -255,7 +281,7 @@ func intervalRecordOf(e *MachineEvent) (intervalRecord, bool) {
 		if e.Alarm == nil {
 			return r, false
 		}
-		r.kind, r.seq, r.code = recAlarmRaised, e.Alarm.Seq, e.Alarm.Code
+		r.kind, r.seq, r.code = recAlarmRaised, e.Alarm.Seq, codes.id(e.Alarm.Code)
 		if e.Kind == EventAlarmCleared {
 			r.kind = recAlarmCleared
 		}
@@ -286,15 +312,15 @@ func intervalSort(recs []intervalRecord) {
 
 // intervalAlarm is an active alarm.
 type intervalAlarm struct {
-	code   string
+	code   uint32
 	raised int64
 }
 
 // intervalMachine is what the timeline knows of a machine at an instant.
 // Applying a record is idempotent, so duplicate events change nothing.
 type intervalMachine struct {
-	state    MachineState
-	known    bool // a state has been seen
+	state    intervalBucket // the bucket of the latest state
+	known    bool           // a state has been seen
 	commLost bool // acquisition has lost the machine: overrides the state
 	alarms   map[uint64]intervalAlarm
 }
@@ -302,10 +328,7 @@ type intervalMachine struct {
 func (m *intervalMachine) apply(r *intervalRecord) {
 	switch r.kind {
 	case recState:
-		m.state, m.known = r.state, true
-		if r.state == StateCommLost {
-			m.commLost = false // the state itself says so; a later state clears it
-		}
+		m.state, m.known = intervalBucket(r.bucket), true
 	case recCommLost:
 		m.commLost = true
 	case recCommRestored:
@@ -330,12 +353,12 @@ func (m *intervalMachine) bucket() intervalBucket {
 	case !m.known:
 		return bucketUnknown
 	}
-	return intervalStateBucket(m.state)
+	return m.state
 }
 
 // firstOut is the code of the earliest raised active alarm: the first-out
 // alarm is usually the cause, the ones after it its consequences.
-func (m *intervalMachine) firstOut() string {
+func (m *intervalMachine) firstOut() uint32 {
 	var best intervalAlarm
 	var seq uint64
 	found := false
@@ -371,7 +394,7 @@ type intervalResult struct {
 //
 // Records with the same source time are applied together before the state
 // is read, so the last of them wins and no zero-length run is counted.
-func intervalSweep(cal *intervalCalendar, recs []intervalRecord, m *intervalMachine) intervalResult {
+func intervalSweep(cal *intervalCalendar, recs []intervalRecord, m *intervalMachine, codes *intervalCodes) intervalResult {
 	res := intervalResult{losses: map[intervalLossKey]*intervalLoss{}}
 	i := 0
 	for i < len(recs) && recs[i].t < cal.from {
@@ -381,7 +404,7 @@ func intervalSweep(cal *intervalCalendar, recs []intervalRecord, m *intervalMach
 	type run struct {
 		b     intervalBucket
 		start int64
-		code  string
+		code  uint32
 	}
 	open := func(b intervalBucket, at int64) run {
 		r := run{b: b, start: at}
@@ -398,16 +421,16 @@ func intervalSweep(cal *intervalCalendar, recs []intervalRecord, m *intervalMach
 			m.apply(&recs[i])
 			// An alarm raised just after the machine entered the alarm state
 			// names the cause of that stop.
-			if recs[i].kind == recAlarmRaised && cur.b == bucketAlarm && cur.code == "" {
+			if recs[i].kind == recAlarmRaised && cur.b == bucketAlarm && cur.code == 0 {
 				cur.code = recs[i].code
 			}
 		}
 		if nb := m.bucket(); nb != cur.b {
-			cursor = intervalEmit(cal, &res, cursor, cur.b, cur.code, cur.start, t)
+			cursor = intervalEmit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, t)
 			cur = open(nb, t)
 		}
 	}
-	intervalEmit(cal, &res, cursor, cur.b, cur.code, cur.start, cal.to)
+	intervalEmit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, cal.to)
 	return res
 }
 

@@ -16,11 +16,11 @@ func intervalTestCalendar() intervalCalendar {
 	return newIntervalCalendar(kpiTestLine().Shifts, kpiTestDay, kpiTestDay.Add(24*time.Hour), time.UTC, "")
 }
 
-func intervalRecs(t *testing.T, events []MachineEvent) []intervalRecord {
+func intervalRecs(t *testing.T, events []MachineEvent, codes *intervalCodes) []intervalRecord {
 	t.Helper()
 	var recs []intervalRecord
 	for i := range events {
-		r, ok := intervalRecordOf(&events[i])
+		r, ok := intervalRecordOf(&events[i], codes)
 		require.True(t, ok, "event %d", i)
 		recs = append(recs, r)
 	}
@@ -223,7 +223,8 @@ func TestIntervalSweep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cal := intervalTestCalendar()
 			var m intervalMachine
-			res := intervalSweep(&cal, intervalRecs(t, tt.events), &m)
+			codes := newIntervalCodes()
+			res := intervalSweep(&cal, intervalRecs(t, tt.events, codes), &m, codes)
 			assertPartition(t, &cal, res)
 			for b := range intervalBucketCount {
 				assert.Equal(t, int64(tt.want[b]*float64(time.Second)), res.buckets[b], "bucket %d", b)
@@ -289,14 +290,15 @@ func TestIntervalSweep_Property(t *testing.T) {
 		rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
 		cal := newIntervalCalendar(shifts, from, to, time.UTC, "")
+		codes := newIntervalCodes()
 		var recs []intervalRecord
 		for i := range events {
-			r, _ := intervalRecordOf(&events[i])
+			r, _ := intervalRecordOf(&events[i], codes)
 			recs = append(recs, r)
 		}
 		intervalSort(recs)
 		var m intervalMachine
-		res := intervalSweep(&cal, recs, &m)
+		res := intervalSweep(&cal, recs, &m, codes)
 
 		// The reference: each minute's calendar class from the shift
 		// definitions, and its state from replaying every event up to it.

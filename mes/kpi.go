@@ -140,7 +140,8 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 	rep := &KPIReport{From: q.From, To: q.To, Machine: q.Machine, Group: q.Group, Shift: q.Shift,
 		PeriodS: oeeSeconds(q.To.UnixNano() - q.From.UnixNano())}
 
-	n, err := kpiCarryIn(ctx, in.Events, machines, index, q.From)
+	codes := newIntervalCodes()
+	n, err := kpiCarryIn(ctx, in.Events, machines, index, q.From, codes)
 	rep.Events += n
 	if err != nil {
 		return nil, err
@@ -177,7 +178,7 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 				measEvents = append(measEvents, ev.Measurement)
 			}
 		default:
-			if r, ok := intervalRecordOf(&ev); ok {
+			if r, ok := intervalRecordOf(&ev, codes); ok {
 				machines[mi].add(r)
 			}
 		}
@@ -221,7 +222,7 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 		if !m.sorted {
 			intervalSort(m.recs)
 		}
-		res := intervalSweep(&cal, m.recs, &m.carry)
+		res := intervalSweep(&cal, m.recs, &m.carry, codes)
 		aggs[i].buckets = res.buckets
 		aggs[i].machines = 1
 		for k, l := range res.losses {
@@ -369,7 +370,7 @@ func kpiValidate(in KPIInput, q KPIQuery) error {
 // machine has at from, reading ever longer windows before it until every
 // machine's state is known or the longest window is read. It returns the
 // number of events read.
-func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, index map[string]int, from time.Time) (int, error) {
+func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, index map[string]int, from time.Time, codes *intervalCodes) (int, error) {
 	read := 0
 	for _, lb := range kpiLookbacks {
 		recs := make([][]intervalRecord, len(machines))
@@ -382,7 +383,7 @@ func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, in
 			if !ok || !ev.SourceTime.Before(from) {
 				continue
 			}
-			if r, ok := intervalRecordOf(&ev); ok {
+			if r, ok := intervalRecordOf(&ev, codes); ok {
 				recs[mi] = append(recs[mi], r)
 			}
 		}
