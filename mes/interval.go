@@ -321,7 +321,7 @@ type intervalAlarm struct {
 type intervalMachine struct {
 	state    intervalBucket // the bucket of the latest state
 	known    bool           // a state has been seen
-	commLost bool // acquisition has lost the machine: overrides the state
+	commLost bool           // acquisition has lost the machine: overrides the state
 	alarms   map[uint64]intervalAlarm
 }
 
