@@ -176,3 +176,10 @@ func TestKPIBenchDataIsRealistic(t *testing.T) {
 	assert.InDelta(t, 180, rep.Takt.PeriodMeanS, 1, "a bur leaves every 180 s")
 	assert.Equal(t, 30*86400.0*26, rep.OEE.Line.Time.PeriodS)
 }
+
+// KPIBenchMonth exposes the benchmark month (line and events sorted by
+// source time) to the benchmarks of the durable store in package mes_test.
+func KPIBenchMonth(tb testing.TB) (*LineConfig, []MachineEvent) {
+	line, store := kpiBenchData(tb)
+	return line, store.events
+}

@@ -28,8 +28,9 @@ func newKPIMemStore(events ...MachineEvent) *kpiMemStore {
 
 func (s *kpiMemStore) Publish(_ context.Context, events ...MachineEvent) error {
 	s.events = append(s.events, events...)
-	if !s.raw {
-		slices.SortStableFunc(s.events, func(a, b MachineEvent) int { return a.SourceTime.Compare(b.SourceTime) })
+	byTime := func(a, b MachineEvent) int { return a.SourceTime.Compare(b.SourceTime) }
+	if !s.raw && !slices.IsSortedFunc(s.events, byTime) {
+		slices.SortStableFunc(s.events, byTime)
 	}
 	return nil
 }

@@ -1,0 +1,51 @@
+package mes_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/bolt"
+)
+
+// BenchmarkComputeKPI_Bolt is BenchmarkComputeKPI on the durable store: the
+// same synthetic month ingested into a bbolt file, so the figure includes
+// reading and decoding the events.
+//
+//	go test ./mes -run '^$' -bench ComputeKPI_Bolt -benchtime 3x
+func BenchmarkComputeKPI_Bolt(b *testing.B) {
+	line, events := mes.KPIBenchMonth(b)
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "kpi.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	store := bolt.NewEventStore(db)
+	ctx := context.Background()
+	for i := 0; i < len(events); i += 2000 {
+		if err := store.Publish(ctx, events[i:min(i+2000, len(events))]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	from := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for _, bc := range []struct {
+		name string
+		q    mes.KPIQuery
+	}{
+		{"line_30d", mes.KPIQuery{From: from, To: from.Add(30 * 24 * time.Hour), Location: time.UTC}},
+		{"line_1d", mes.KPIQuery{From: from.Add(10 * 24 * time.Hour), To: from.Add(11 * 24 * time.Hour), Location: time.UTC}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var rep *mes.KPIReport
+			for b.Loop() {
+				rep, err = mes.ComputeKPI(ctx, mes.KPIInput{Line: line, Events: store}, bc.q)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rep.Events), "events/op")
+		})
+	}
+}
