@@ -1,4 +1,590 @@
 package twin
 
-// Hub streams the live line state to WebSocket viewers.
-type Hub struct{}
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pilotline/pilotline/mes"
+)
+
+// Hub defaults and WebSocket timeouts.
+const (
+	// DefaultTick is how often deltas are sent at most.
+	DefaultTick = 100 * time.Millisecond
+	// DefaultSendQueue is how many messages may wait for a slow viewer
+	// before it is dropped.
+	DefaultSendQueue = 64
+	// WriteWait bounds one write to a viewer.
+	WriteWait = 5 * time.Second
+	// PongWait is how long a viewer may stay silent (no pong, no message)
+	// before it is considered gone.
+	PongWait = 30 * time.Second
+	// PingPeriod is how often the hub pings each viewer; less than PongWait.
+	PingPeriod = PongWait * 9 / 10
+	// MaxMessageSize is the read limit on messages from viewers: they only
+	// ever send short control messages.
+	MaxMessageSize = 4096
+	// DroppedNoticeWait bounds the best-effort "dropped" notice to a slow viewer.
+	DroppedNoticeWait = time.Second
+	// MaxPendingEvents bounds events queued between Publish and the hub's
+	// goroutine; beyond it events are discarded (and counted) rather than
+	// blocking acquisition.
+	MaxPendingEvents = 1 << 16
+)
+
+// Reasons sent in {"type":"dropped"} and close frames.
+const (
+	ReasonSlow     = "slow_consumer"
+	ReasonShutdown = "shutdown"
+)
+
+// HubOptions configure a Hub. Zero values take the defaults.
+type HubOptions struct {
+	Tick           time.Duration // delta coalescing interval; default DefaultTick
+	AllowedOrigins []string      // extra browser Origins allowed ("*" = any); same host is always allowed
+	SendQueue      int           // per-viewer queue; default DefaultSendQueue
+	Logger         *slog.Logger
+	Now            func() time.Time // local clock for staleness; default time.Now
+	// StaleAfter marks a grinder stale when nothing arrived from it for
+	// this long on the local clock; 0 disables it (acquisition's comm_lost
+	// is then the only signal).
+	StaleAfter time.Duration
+}
+
+// Hub streams the live line state to WebSocket viewers: one goroutine (Run)
+// owns the model, folds events into it, coalesces changes per tick into
+// deltas and fans them out through one bounded queue per viewer.
+type Hub struct {
+	o        HubOptions
+	line     *mes.LineConfig
+	upgrader websocket.Upgrader
+
+	mu      sync.Mutex // guards pending and prod
+	pending []mes.MachineEvent
+	prod    *Production
+	wake    chan struct{}
+
+	modelMu sync.RWMutex // Run writes the model; Snapshot reads it
+	model   *Model
+
+	reqs      chan request
+	done      chan struct{}
+	started   atomic.Bool
+	discarded atomic.Uint64
+	viewers   atomic.Int64
+
+	// Owned by Run.
+	views       map[string]*view
+	flushes     uint64
+	lastVersion uint64
+	lastNow     time.Time
+}
+
+// view is the viewers sharing one filter, and so one encoded stream.
+type view struct {
+	differ  *differ
+	clients map[*client]struct{}
+	snap    *websocket.PreparedMessage
+	snapSeq uint64
+}
+
+type requestKind int
+
+const (
+	reqRegister requestKind = iota
+	reqResync
+	reqUnregister
+)
+
+type request struct {
+	kind requestKind
+	c    *client
+}
+
+// client is one connected viewer.
+type client struct {
+	hub    *Hub
+	conn   *websocket.Conn
+	filter Filter
+	send   chan *websocket.PreparedMessage
+	kill   chan string // reason, "" to close silently; buffered 1
+	// Owned by Run.
+	view     *view
+	wantSnap bool
+	gone     bool
+}
+
+var _ mes.EventSink = (*Hub)(nil)
+
+// NewHub returns a hub for line. Call Run to start it.
+func NewHub(line *mes.LineConfig, o HubOptions) *Hub {
+	if o.Tick <= 0 {
+		o.Tick = DefaultTick
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = DefaultSendQueue
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	h := &Hub{
+		o: o, line: line, model: NewModel(line),
+		wake: make(chan struct{}, 1), reqs: make(chan request), done: make(chan struct{}),
+		views: map[string]*view{},
+	}
+	h.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 8192, CheckOrigin: h.checkOrigin}
+	return h
+}
+
+// Publish hands machine events to the hub. It never blocks on viewers or
+// on the hub's goroutine: events are queued (up to MaxPendingEvents, beyond
+// which they are discarded and counted) and folded at the next wake-up.
+func (h *Hub) Publish(_ context.Context, events ...mes.MachineEvent) error {
+	h.mu.Lock()
+	if len(h.pending)+len(events) > MaxPendingEvents {
+		h.discarded.Add(uint64(len(events)))
+	} else {
+		h.pending = append(h.pending, events...)
+	}
+	h.mu.Unlock()
+	h.poke()
+	return nil
+}
+
+// SetProduction hands the MES side of the line (batches, takt, OEE, burs
+// today, energy per bur) to the hub; it never blocks.
+func (h *Hub) SetProduction(p Production) {
+	// Copy now: the caller may reuse its slices and maps.
+	p.Batches = slices.Clone(p.Batches)
+	p.Grinders = maps.Clone(p.Grinders)
+	if p.OEE != nil {
+		o := *p.OEE
+		p.OEE = &o
+	}
+	h.mu.Lock()
+	h.prod = &p
+	h.mu.Unlock()
+	h.poke()
+}
+
+func (h *Hub) poke() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Snapshot returns the current line state (unfiltered). Safe from any goroutine.
+func (h *Hub) Snapshot() Snapshot {
+	h.modelMu.RLock()
+	defer h.modelMu.RUnlock()
+	return h.model.Snapshot()
+}
+
+// Discarded returns how many events were discarded because the hub's
+// goroutine fell MaxPendingEvents behind.
+func (h *Hub) Discarded() uint64 { return h.discarded.Load() }
+
+// Viewers returns how many viewers are connected.
+func (h *Hub) Viewers() int { return int(h.viewers.Load()) }
+
+// Run owns the model until ctx is done: it folds events, sends deltas at
+// most once per Tick (the first change after a quiet tick goes out at once)
+// and closes every viewer on return, because http.Server.Shutdown does not
+// close hijacked connections. Run may be called once.
+func (h *Hub) Run(ctx context.Context) {
+	if !h.started.CompareAndSwap(false, true) {
+		return
+	}
+	defer close(h.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	var lastFlush time.Time
+	var stale <-chan time.Time
+	if h.o.StaleAfter > 0 {
+		t := time.NewTicker(max(h.o.StaleAfter/4, 10*time.Millisecond))
+		defer t.Stop()
+		stale = t.C
+	}
+	flush := func() {
+		h.flush()
+		lastFlush = time.Now()
+	}
+	schedule := func() {
+		if wait := h.o.Tick - time.Since(lastFlush); wait <= 0 {
+			if armed && !timer.Stop() {
+				<-timer.C
+			}
+			armed = false
+			flush()
+		} else if !armed {
+			timer.Reset(wait)
+			armed = true
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			h.closeAll()
+			return
+		case <-h.wake:
+			h.drain()
+			schedule()
+		case <-timer.C:
+			armed = false
+			flush()
+		case <-stale:
+			h.modelMu.Lock()
+			changed := h.model.MarkStale(h.o.Now().Add(-h.o.StaleAfter))
+			h.modelMu.Unlock()
+			if changed {
+				schedule()
+			}
+		case r := <-h.reqs:
+			switch r.kind {
+			case reqRegister:
+				h.register(r.c)
+				flush()
+			case reqResync:
+				if !r.c.gone {
+					r.c.wantSnap = true
+					flush()
+				}
+			case reqUnregister:
+				h.remove(r.c, "")
+			}
+		}
+	}
+}
+
+// drain folds the queued events and production into the model.
+func (h *Hub) drain() {
+	h.mu.Lock()
+	events, prod := h.pending, h.prod
+	h.pending, h.prod = nil, nil
+	h.mu.Unlock()
+	if len(events) == 0 && prod == nil {
+		return
+	}
+	now := h.o.Now()
+	h.modelMu.Lock()
+	for _, ev := range events {
+		h.model.Apply(ev)
+		if ev.Kind != mes.EventCommLost {
+			h.model.Touch(ev.Machine, now)
+		}
+	}
+	if prod != nil {
+		h.model.SetProduction(*prod)
+	}
+	h.modelMu.Unlock()
+}
+
+// flush sends each view its delta, if anything changed, and snapshots to
+// the viewers that asked for one.
+func (h *Hub) flush() {
+	h.modelMu.Lock()
+	changed := h.model.version != h.lastVersion || !h.model.now.Equal(h.lastNow)
+	var snap Snapshot
+	var spans []Span
+	if changed || h.anyWantSnap() {
+		snap = h.model.Snapshot()
+		spans = h.model.takeSpans()
+		h.lastVersion, h.lastNow = h.model.version, h.model.now
+	}
+	h.modelMu.Unlock()
+	if !changed && !h.anyWantSnap() {
+		return
+	}
+	h.flushes++
+	for _, v := range h.views {
+		fs := v.differ.filter.Apply(snap, h.model.batchOf)
+		if changed {
+			d, ok, err := v.differ.diff(fs, spans)
+			if err != nil {
+				h.o.Logger.Error("twin delta", "err", err)
+				continue
+			}
+			if ok {
+				if msg := h.prepare(d); msg != nil {
+					for c := range v.clients {
+						if !c.wantSnap {
+							h.enqueue(c, msg)
+						}
+					}
+				}
+			}
+		}
+		for c := range v.clients {
+			if c.wantSnap {
+				c.wantSnap = false
+				if msg := h.snapshotMessage(v, fs); msg != nil {
+					h.enqueue(c, msg)
+				}
+			}
+		}
+	}
+}
+
+func (h *Hub) anyWantSnap() bool {
+	for _, v := range h.views {
+		for c := range v.clients {
+			if c.wantSnap {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// snapshotMessage encodes the view's current snapshot once per sequence
+// number, however many viewers connect.
+func (h *Hub) snapshotMessage(v *view, fs Snapshot) *websocket.PreparedMessage {
+	if v.snap != nil && v.snapSeq == v.differ.seq {
+		return v.snap
+	}
+	fs.Seq = v.differ.seq
+	fs.Type = "snapshot"
+	v.snap, v.snapSeq = h.prepare(fs), v.differ.seq
+	return v.snap
+}
+
+func (h *Hub) prepare(msg any) *websocket.PreparedMessage {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		h.o.Logger.Error("twin encode", "err", err)
+		return nil
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		h.o.Logger.Error("twin prepare", "err", err)
+		return nil
+	}
+	return pm
+}
+
+// enqueue never blocks: a viewer whose queue is full is dropped.
+func (h *Hub) enqueue(c *client, msg *websocket.PreparedMessage) {
+	select {
+	case c.send <- msg:
+	default:
+		h.o.Logger.Warn("twin viewer dropped", "reason", ReasonSlow, "remote", c.conn.RemoteAddr().String())
+		h.remove(c, ReasonSlow)
+	}
+}
+
+func (h *Hub) register(c *client) {
+	key := c.filter.key()
+	v := h.views[key]
+	if v == nil {
+		h.modelMu.RLock()
+		s := c.filter.Apply(h.model.Snapshot(), h.model.batchOf)
+		h.modelMu.RUnlock()
+		// Changes not yet flushed are primed into the new view; other
+		// views get them at this flush.
+		v = &view{differ: newDiffer(c.filter, h.flushes, s), clients: map[*client]struct{}{}}
+		h.views[key] = v
+	}
+	v.clients[c] = struct{}{}
+	c.view, c.wantSnap = v, true
+	h.viewers.Add(1)
+}
+
+// remove forgets a viewer and tells its writer to close, with reason sent
+// first when not empty.
+func (h *Hub) remove(c *client, reason string) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	h.viewers.Add(-1)
+	if v := c.view; v != nil {
+		delete(v.clients, c)
+		if len(v.clients) == 0 {
+			delete(h.views, v.differ.filter.key())
+		}
+	}
+	select {
+	case c.kill <- reason:
+	default:
+	}
+}
+
+func (h *Hub) closeAll() {
+	for _, v := range h.views {
+		for c := range v.clients {
+			h.remove(c, ReasonShutdown)
+		}
+	}
+}
+
+// checkOrigin allows non-browser clients (no Origin), the same host, and the
+// configured origins.
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range h.o.AllowedOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	h.o.Logger.Warn("twin origin rejected", "origin", origin, "host", r.Host)
+	return false
+}
+
+var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// parseFilter reads ?batch=ID and ?grinders=G01,G02. Errors: EINVALID.
+func (h *Hub) parseFilter(q url.Values) (Filter, error) {
+	var f Filter
+	if b := q.Get("batch"); b != "" {
+		if !batchIDPattern.MatchString(b) {
+			return f, mes.Errorf(mes.EINVALID, "batch: bad id %q", b)
+		}
+		f.Batch = b
+	}
+	if gs := q.Get("grinders"); gs != "" {
+		for _, id := range strings.Split(gs, ",") {
+			id = strings.TrimSpace(id)
+			if mc, ok := h.line.Machine(id); !ok || mc.Kind != mes.KindGrinder {
+				return f, mes.Errorf(mes.EINVALID, "grinders: unknown grinder %q", id)
+			}
+			if !strings.Contains(","+strings.Join(f.Grinders, ",")+",", ","+id+",") {
+				f.Grinders = append(f.Grinders, id)
+			}
+		}
+	}
+	return f, nil
+}
+
+// ServeHTTP is GET /ws/twin: it upgrades to a WebSocket and streams a
+// snapshot, then deltas. ?batch=ID or ?grinders=G01,G02 narrow the view.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	f, err := h.parseFilter(r.URL.Query())
+	if err != nil {
+		http.Error(w, mes.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	select {
+	case <-h.done:
+		http.Error(w, "twin stopped", http.StatusServiceUnavailable)
+		return
+	default:
+	}
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := &client{hub: h, conn: conn, filter: f,
+		send: make(chan *websocket.PreparedMessage, h.o.SendQueue), kill: make(chan string, 1)}
+	if !h.request(r.Context(), reqRegister, c) {
+		conn.Close()
+		return
+	}
+	go c.writeLoop()
+	c.readLoop(r.Context())
+}
+
+// request hands r to Run, or gives up when the hub or the caller stops.
+func (h *Hub) request(ctx context.Context, kind requestKind, c *client) bool {
+	select {
+	case h.reqs <- request{kind: kind, c: c}:
+		return true
+	case <-h.done:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// readLoop handles the viewer's control messages until the connection ends.
+func (c *client) readLoop(ctx context.Context) {
+	defer c.hub.request(context.WithoutCancel(ctx), reqUnregister, c)
+	c.conn.SetReadLimit(MaxMessageSize)
+	_ = c.conn.SetReadDeadline(time.Now().Add(PongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(PongWait)) })
+	for {
+		_, b, err := c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(PongWait))
+		var m struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Type == "resync" {
+			if !c.hub.request(ctx, reqResync, c) {
+				return
+			}
+		}
+	}
+}
+
+// writeLoop is the only writer of the connection.
+func (c *client) writeLoop() {
+	ping := time.NewTicker(PingPeriod)
+	defer ping.Stop()
+	defer c.conn.Close()
+	for {
+		select {
+		case reason := <-c.kill:
+			c.closeWith(reason)
+			return
+		default:
+		}
+		select {
+		case reason := <-c.kill:
+			c.closeWith(reason)
+			return
+		case msg := <-c.send:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(WriteWait))
+			if err := c.conn.WritePreparedMessage(msg); err != nil {
+				return
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteWait)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (c *client) closeWith(reason string) {
+	if reason == "" {
+		return
+	}
+	dl := time.Now().Add(DroppedNoticeWait)
+	_ = c.conn.SetWriteDeadline(dl)
+	code := websocket.CloseGoingAway
+	if reason != ReasonShutdown {
+		code = websocket.ClosePolicyViolation
+		b, _ := json.Marshal(map[string]string{"type": "dropped", "reason": reason})
+		_ = c.conn.WriteMessage(websocket.TextMessage, b)
+	}
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), dl)
+}
