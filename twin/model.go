@@ -39,14 +39,14 @@ type Model struct {
 	timeline map[string][]Span
 	spans    []Span // spans opened since the views last took them
 
-	day        int // local day (YYYYDDD) of "today"
-	energyDay  float64
-	delivered  int
-	taktLast   []float64
-	prevState  map[string]mes.MachineState // state before comm loss
-	lastData   map[string]time.Time        // source time of the latest data per grinder
-	seen       map[string]time.Time        // local arrival time of the latest data per grinder
-	batchOf    func(serial string) string
+	day       int // local day (YYYYDDD) of "today"
+	energyDay float64
+	delivered int
+	taktLast  []float64
+	prevState map[string]mes.MachineState // state before comm loss
+	lastData  map[string]time.Time        // source time of the latest data per grinder
+	seen      map[string]time.Time        // local arrival time of the latest data per grinder
+	batchOf   func(serial string) string
 }
 
 // NewModel returns the model of line with every machine offline.

@@ -26,16 +26,16 @@ const TimelineWindow = time.Hour
 type Snapshot struct {
 	Type       string            `json:"type"` // "snapshot"
 	Seq        uint64            `json:"seq"`
-	Time       time.Time         `json:"time"`           // line clock: latest source time seen
-	Src        time.Time         `json:"src,omitzero"`   // source time of the latest change
-	Line       LineInfo          `json:"line"`           // static layout
-	Grinders   []Grinder         `json:"grinders"`       // configuration order
-	Robots     []Robot           `json:"robots"`         // configuration order
-	Inspection Inspection        `json:"inspection"`     // the inspection station
-	Magazine   Magazine          `json:"magazine"`       // blank magazine
-	Output     Output            `json:"output"`         // output tray
-	Production Production        `json:"production"`     // MES side: takt, OEE, batches
-	Timeline   map[string][]Span `json:"timeline"`       // grinder id → last hour of states, oldest first
+	Time       time.Time         `json:"time"`             // line clock: latest source time seen
+	Src        time.Time         `json:"src,omitzero"`     // source time of the latest change
+	Line       LineInfo          `json:"line"`             // static layout
+	Grinders   []Grinder         `json:"grinders"`         // configuration order
+	Robots     []Robot           `json:"robots"`           // configuration order
+	Inspection Inspection        `json:"inspection"`       // the inspection station
+	Magazine   Magazine          `json:"magazine"`         // blank magazine
+	Output     Output            `json:"output"`           // output tray
+	Production Production        `json:"production"`       // MES side: takt, OEE, batches
+	Timeline   map[string][]Span `json:"timeline"`         // grinder id → last hour of states, oldest first
 	Filter     *Filter           `json:"filter,omitempty"` // the viewer's filter, if any
 }
 
@@ -99,7 +99,7 @@ type Grinder struct {
 	Today          int              `json:"today"`   // good jobs completed today (line clock, local day)
 	Alarms         []mes.Alarm      `json:"alarms"`  // active, oldest first
 	AlarmHistory   []mes.Alarm      `json:"alarm_history"`
-	Comm           string           `json:"comm"`      // CommNever, CommOK, CommLost, CommStale
+	Comm           string           `json:"comm"` // CommNever, CommOK, CommLost, CommStale
 	CommReason     string           `json:"comm_reason"`
 	LastData       time.Time        `json:"last_data"` // source time of the latest data from the machine
 	Cycles         []CycleSummary   `json:"cycles"`    // last parts, oldest first
@@ -169,14 +169,14 @@ type Output struct {
 // (takt from output tray arrivals, burs today from the tray, energy per bur
 // from the grinders' cycles).
 type Production struct {
-	Takt            Takt             `json:"takt"`
-	BursToday       int              `json:"burs_today"`
-	GoodToday       int              `json:"good_today"`
-	EnergyPerBurKWh float64          `json:"energy_per_bur_kwh"`
-	CarbonPerBurKg  float64          `json:"carbon_per_bur_kg"`
-	OEE             *OEE             `json:"oee"`                // whole line, nil until known
-	Grinders        map[string]OEE   `json:"grinders,omitempty"` // per grinder; moved onto Grinder.OEE in snapshots
-	Batches         []BatchProgress  `json:"batches"`            // running (and held) batches
+	Takt            Takt            `json:"takt"`
+	BursToday       int             `json:"burs_today"`
+	GoodToday       int             `json:"good_today"`
+	EnergyPerBurKWh float64         `json:"energy_per_bur_kwh"`
+	CarbonPerBurKg  float64         `json:"carbon_per_bur_kg"`
+	OEE             *OEE            `json:"oee"`                // whole line, nil until known
+	Grinders        map[string]OEE  `json:"grinders,omitempty"` // per grinder; moved onto Grinder.OEE in snapshots
+	Batches         []BatchProgress `json:"batches"`            // running (and held) batches
 }
 
 // Takt is the line's pace: the target, the latest interval between two burs
