@@ -1,0 +1,498 @@
+package opcua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	gopcua "github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	opua "github.com/gopcua/opcua/ua"
+
+	"github.com/pilotline/pilotline/mes"
+)
+
+// endpoint is one OPC UA server of the line and the objects it serves. One
+// goroutine (run) owns the connection and the objects' event state.
+type endpoint struct {
+	a        *Acquisition
+	cfg      mes.Endpoint
+	sec      security
+	mode     string
+	interval time.Duration // poll interval and heartbeat period
+	publish  time.Duration // subscription publishing interval
+	objects  []*object
+	log      *slog.Logger
+
+	mu   sync.Mutex // guards live
+	live *session
+
+	// noTranslate remembers that the server lacks TranslateBrowsePathsToNodeIds.
+	// IMPORTANT: it is never probed twice, because gopcua's client treats the
+	// ServiceFault as a broken channel and stops its subscription loop.
+	noTranslate bool
+}
+
+func newEndpoint(a *Acquisition, acq mes.Acquisition, e mes.Endpoint) *endpoint {
+	mode := acq.Mode
+	if e.Mode != "" {
+		mode = e.Mode
+	}
+	iv := time.Duration(acq.PollIntervalMS) * time.Millisecond
+	if iv <= 0 {
+		iv = 500 * time.Millisecond
+	}
+	pub := time.Duration(acq.PublishIntervalMS) * time.Millisecond
+	if pub <= 0 {
+		pub = iv
+	}
+	return &endpoint{a: a, cfg: e, sec: endpointSecurity(acq, e), mode: mode, interval: iv, publish: pub,
+		log: a.log.With("endpoint", e.ID, "url", e.URL)}
+}
+
+// requestTimeout bounds every request of a cycle: a server that does not
+// answer within one interval is treated as gone, so a dead connection is
+// noticed within two intervals instead of at the TCP timeout.
+func (e *endpoint) requestTimeout() time.Duration {
+	return min(max(e.interval, 100*time.Millisecond), 10*time.Second)
+}
+
+func (e *endpoint) connectTimeout() time.Duration {
+	return min(max(4*e.interval, 2*time.Second), 15*time.Second)
+}
+
+func (e *endpoint) current() *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.live
+}
+
+func (e *endpoint) setLive(s *session) {
+	e.mu.Lock()
+	e.live = s
+	e.mu.Unlock()
+}
+
+// run connects, reads until the connection fails, marks the objects lost and
+// reconnects with backoff, until ctx is done.
+func (e *endpoint) run(ctx context.Context) {
+	bo := backoff{base: min(max(e.interval/2, 100*time.Millisecond), time.Second), max: min(max(10*e.interval, 2*time.Second), 30*time.Second)}
+	for ctx.Err() == nil {
+		s, err := e.connect(ctx)
+		if err == nil {
+			e.setLive(s)
+			e.markMissing(ctx, s)
+			if e.mode == mes.ModeSubscribe {
+				err = e.subscribe(ctx, s)
+			} else {
+				err = e.poll(ctx, s)
+			}
+			e.setLive(nil)
+			bo.reset()
+			if ctx.Err() == nil {
+				e.down(ctx, err)
+			}
+			// a stalled server can take its time over CloseSession: do not wait for it
+			go s.close()
+		} else if ctx.Err() == nil {
+			e.down(ctx, err)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !sleepCtx(ctx, bo.next()) {
+			return
+		}
+	}
+}
+
+// down reports every object of the endpoint lost.
+func (e *endpoint) down(ctx context.Context, err error) {
+	now := time.Now()
+	reason := errText(err)
+	e.log.Warn("endpoint down", "err", reason)
+	var ev []mes.MachineEvent
+	for _, o := range e.objects {
+		ev = append(ev, o.lost(now, reason)...)
+		e.a.setStatus(o.id, func(st *MachineStatus) {
+			st.CommOK, st.State, st.LastError = false, mes.StateCommLost, reason
+		})
+	}
+	e.a.publish(ctx, ev)
+}
+
+// markMissing reports the objects the server does not have as lost.
+func (e *endpoint) markMissing(ctx context.Context, s *session) {
+	now := time.Now()
+	var ev []mes.MachineEvent
+	for _, o := range s.notFound {
+		e.log.Warn("object not found on the server", "object", o.id, "browse_name", o.node)
+		ev = append(ev, o.lost(now, "not found on the server")...)
+		e.a.setStatus(o.id, func(st *MachineStatus) {
+			st.CommOK, st.State, st.LastError = false, mes.StateCommLost, "not found on the server"
+		})
+	}
+	e.a.publish(ctx, ev)
+}
+
+// session is one live connection with every node id resolved for it.
+type session struct {
+	c        *gopcua.Client
+	lim      limits
+	ids      map[*object][]*opua.NodeID
+	snap     map[*object]snapshot
+	items    []readRef // every resolved node, objects kept contiguous
+	chunks   [][]readRef
+	found    []*object
+	notFound []*object
+}
+
+type readRef struct {
+	o *object
+	i int
+	n *opua.NodeID
+}
+
+func (s *session) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.c.Close(ctx)
+}
+
+// connect opens a session and resolves every object's nodes by browse path.
+// IMPORTANT: called after every reconnect; node ids are never reused across
+// sessions, because a restarted server may number its nodes differently.
+func (e *endpoint) connect(ctx context.Context) (*session, error) {
+	cctx, cancel := context.WithTimeout(ctx, e.connectTimeout())
+	defer cancel()
+	for {
+		c, err := dial(cctx, e.cfg.URL, e.sec, e.a.ident, e.connectTimeout())
+		if err != nil {
+			return nil, err
+		}
+		s := &session{c: c, ids: map[*object][]*opua.NodeID{}, snap: map[*object]snapshot{}}
+		probed := !e.noTranslate
+		if err := e.resolve(cctx, s); err != nil {
+			s.close()
+			return nil, err
+		}
+		if probed && e.noTranslate && e.mode == mes.ModeSubscribe {
+			// the failed probe stopped this client's publish loop: start afresh
+			s.close()
+			continue
+		}
+		return s, nil
+	}
+}
+
+func (e *endpoint) resolve(ctx context.Context, s *session) error {
+	s.lim = readLimits(ctx, s.c)
+	ns := loadNamespaces(s.c)
+	r := &resolver{c: s.c, ns: ns, lim: s.lim, noTrans: e.noTranslate}
+	defer func() { e.noTranslate = r.noTrans }()
+
+	objs := opua.NewNumericNodeID(0, id.ObjectsFolder)
+	top, err := r.browse(ctx, []*opua.NodeID{objs})
+	if err != nil {
+		return err
+	}
+	var machinesFolder, cellFolder *opua.NodeID
+	for _, k := range top[0] {
+		if k.name.Name == "Machines" && nsURI(s.c, k.name.NamespaceIndex) == NsMA {
+			machinesFolder = k.id
+		}
+		if k.name.Name == "Cell" && nsURI(s.c, k.name.NamespaceIndex) == NsPL {
+			cellFolder = k.id
+		}
+	}
+	var folders []*opua.NodeID
+	if machinesFolder != nil {
+		folders = append(folders, machinesFolder)
+	}
+	if cellFolder != nil {
+		folders = append(folders, cellFolder)
+	}
+	kids := map[string][]child{}
+	if len(folders) > 0 {
+		res, err := r.browse(ctx, folders)
+		if err != nil {
+			return err
+		}
+		if machinesFolder != nil {
+			kids["machines"] = res[0]
+		}
+		if cellFolder != nil {
+			kids["cell"] = res[len(res)-1]
+		}
+	}
+	var machines []*object
+	for _, o := range e.objects {
+		if o.isMachine() {
+			machines = append(machines, o)
+		}
+	}
+	roots := map[*object]*opua.NodeID{}
+	for _, o := range e.objects {
+		list := kids["cell"]
+		if o.isMachine() {
+			list = kids["machines"]
+		}
+		for _, k := range list {
+			if !k.isTypeDf && k.name.Name == o.node {
+				roots[o] = k.id
+				break
+			}
+		}
+	}
+	// A server that names its only machine differently is still read: the
+	// machine tool is recognised by its type definition.
+	if len(machines) == 1 && roots[machines[0]] == nil {
+		var typed []child
+		for _, k := range kids["machines"] {
+			if !k.isTypeDf && isMachineToolType(s.c, k.typeDef) {
+				typed = append(typed, k)
+			}
+		}
+		if len(typed) == 1 {
+			roots[machines[0]] = typed[0].id
+			e.log.Info("machine found by type definition", "machine", machines[0].id, "browse_name", typed[0].name.Name)
+		}
+	}
+	if len(roots) == 0 {
+		return fmt.Errorf("none of the %d configured objects found under Objects/MA:Machines or Objects/PL:Cell", len(e.objects))
+	}
+
+	var reqs []pathReq
+	var owners []readRef
+	for _, o := range e.objects {
+		root := roots[o]
+		if root == nil {
+			s.notFound = append(s.notFound, o)
+			continue
+		}
+		s.found = append(s.found, o)
+		for i, sg := range o.signals {
+			reqs = append(reqs, pathReq{start: root, path: sg.Path})
+			owners = append(owners, readRef{o: o, i: i})
+		}
+	}
+	nodes, err := r.resolve(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	missing := 0
+	for j, n := range nodes {
+		ref := owners[j]
+		if s.ids[ref.o] == nil {
+			s.ids[ref.o] = make([]*opua.NodeID, len(ref.o.signals))
+			s.snap[ref.o] = make(snapshot, len(ref.o.signals))
+		}
+		if n == nil {
+			missing++
+			continue
+		}
+		s.ids[ref.o][ref.i] = n
+		ref.n = n
+		s.items = append(s.items, ref)
+	}
+	e.log.Info("endpoint connected", "objects", len(s.found), "nodes", len(s.items), "unresolved", missing,
+		"browse_walk", r.noTrans, "max_read", s.lim.read)
+	s.chunks = chunkReads(s.items, s.lim.read)
+	return nil
+}
+
+func nsURI(c *gopcua.Client, i uint16) string {
+	ns := c.Namespaces()
+	if int(i) < len(ns) {
+		return ns[i]
+	}
+	return ""
+}
+
+func isMachineToolType(c *gopcua.Client, td *opua.ExpandedNodeID) bool {
+	if td == nil || td.NodeID == nil || td.NodeID.IntID() != MachineToolTypeID {
+		return false
+	}
+	if td.NamespaceURI != "" {
+		return td.NamespaceURI == NsMT
+	}
+	return nsURI(c, td.NodeID.Namespace()) == NsMT
+}
+
+// responseBudget keeps every Read response well below 64 KiB: some servers
+// (gopcua's among them) cannot split a response into chunks.
+const responseBudget = 40 << 10
+
+// valueSize estimates the encoded size of one DataValue of the given type,
+// with both timestamps.
+func valueSize(typ string) int {
+	const overhead = 1 + 1 + 8 + 8 + 4
+	switch typ {
+	case TString:
+		return overhead + 4 + 44
+	case TLocalizedText:
+		return overhead + 1 + 4 + 5 + 4 + 44
+	case TBoolean:
+		return overhead + 1
+	case TUInt16:
+		return overhead + 2
+	case TInt32, TUInt32:
+		return overhead + 4
+	}
+	return overhead + 8
+}
+
+// chunkReads splits the read list into requests of at most limit nodes and
+// responseBudget bytes, keeping an object's nodes in one request where they
+// fit so that its values are read at one instant. The first request also
+// carries the heartbeat.
+func chunkReads(items []readRef, limit int) [][]readRef {
+	limit = max(1, min(limit, maxOpsPerRequest)) - 1 // room for the heartbeat in the first
+	var chunks [][]readRef
+	var cur []readRef
+	size := 0
+	flush := func() {
+		if len(cur) > 0 {
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+	}
+	for lo := 0; lo < len(items); {
+		hi := lo
+		osize := 0
+		for hi < len(items) && items[hi].o == items[lo].o {
+			osize += valueSize(items[hi].o.signals[items[hi].i].Type)
+			hi++
+		}
+		if len(cur)+(hi-lo) > limit || size+osize > responseBudget {
+			flush()
+		}
+		for _, it := range items[lo:hi] {
+			vs := valueSize(it.o.signals[it.i].Type)
+			if len(cur) >= limit || size+vs > responseBudget {
+				flush()
+			}
+			cur = append(cur, it)
+			size += vs
+		}
+		lo = hi
+	}
+	flush()
+	if len(chunks) == 0 {
+		chunks = [][]readRef{nil}
+	}
+	return chunks
+}
+
+var heartbeatNode = opua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime)
+
+// readAll reads every resolved node plus the heartbeat, one request per
+// chunk, into the session's snapshots.
+func (e *endpoint) readAll(ctx context.Context, s *session) error {
+	for k := 0; k < len(s.chunks); k++ {
+		ch := s.chunks[k]
+		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnBoth, NodesToRead: make([]*opua.ReadValueID, 0, len(ch)+1)}
+		off := 0
+		if k == 0 {
+			req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: heartbeatNode, AttributeID: opua.AttributeIDValue})
+			off = 1
+		}
+		for _, it := range ch {
+			req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: it.n, AttributeID: opua.AttributeIDValue})
+		}
+		rctx, cancel := context.WithTimeout(ctx, e.requestTimeout())
+		res, err := s.c.Read(rctx, req)
+		cancel()
+		if err == nil && res.ResponseHeader.ServiceResult == opua.StatusBadTooManyOperations {
+			err = opua.StatusBadTooManyOperations
+		}
+		if errors.Is(err, opua.StatusBadTooManyOperations) && s.lim.readProbe && s.lim.read != s.lim.readAdvertised {
+			e.log.Info("server enforces its advertised read limit", "max_read", s.lim.readAdvertised)
+			s.lim.read = s.lim.readAdvertised
+			s.chunks = chunkReads(s.items, s.lim.read)
+			k = -1
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if sr := res.ResponseHeader.ServiceResult; sr != opua.StatusOK {
+			return fmt.Errorf("read: %w", sr)
+		}
+		if len(res.Results) != len(req.NodesToRead) {
+			return fmt.Errorf("read: %d results for %d nodes", len(res.Results), len(req.NodesToRead))
+		}
+		for j, it := range ch {
+			s.snap[it.o][it.i] = res.Results[j+off]
+		}
+	}
+	return nil
+}
+
+// heartbeat reads the server's current time: an answer within one interval
+// proves the connection and the server alive.
+func (e *endpoint) heartbeat(ctx context.Context, s *session) error {
+	rctx, cancel := context.WithTimeout(ctx, e.requestTimeout())
+	defer cancel()
+	_, err := s.c.Read(rctx, &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnNeither,
+		NodesToRead: []*opua.ReadValueID{{NodeID: heartbeatNode, AttributeID: opua.AttributeIDValue}}})
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// emit derives events for the given objects from their snapshots, updates
+// their status and hands the events to the sink.
+func (e *endpoint) emit(ctx context.Context, s *session, objs []*object) {
+	now := time.Now()
+	var ev []mes.MachineEvent
+	for _, o := range objs {
+		snap := s.snap[o]
+		ev = append(ev, o.restored(now)...)
+		ev = append(ev, o.derive(snap, now, e.log)...)
+		var newest time.Time
+		for _, dv := range snap {
+			if t := srcTime(dv); good(dv) && t.After(newest) {
+				newest = t
+			}
+		}
+		state, mode := o.state, o.mode
+		if o.kind == objRobot {
+			state = o.lastRobot.State
+		}
+		e.a.setStatus(o.id, func(st *MachineStatus) {
+			st.CommOK, st.LastLocal, st.LastError = true, now, ""
+			if state != "" {
+				st.State = state
+			} else if st.State == mes.StateOffline || st.State == mes.StateCommLost {
+				st.State = mes.StateIdle
+			}
+			st.Mode = mode
+			if newest.After(st.LastSource) {
+				st.LastSource = newest
+			}
+		})
+	}
+	e.a.publish(ctx, ev)
+}
+
+// poll reads the whole endpoint once per interval until a read fails.
+func (e *endpoint) poll(ctx context.Context, s *session) error {
+	t := time.NewTicker(e.interval)
+	defer t.Stop()
+	for {
+		if err := e.readAll(ctx, s); err != nil {
+			return err
+		}
+		e.emit(ctx, s, s.found)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
