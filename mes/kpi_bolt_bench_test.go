@@ -1,3 +1,8 @@
+//go:build kpibolt
+
+// The durable-store KPI benchmark is behind a build tag so that package
+// mes's own tests never depend on an adapter compiling.
+
 package mes_test
 
 import (
@@ -14,7 +19,7 @@ import (
 // same synthetic month ingested into a bbolt file, so the figure includes
 // reading and decoding the events.
 //
-//	go test ./mes -run '^$' -bench ComputeKPI_Bolt -benchtime 3x
+//	go test -tags kpibolt ./mes -run '^$' -bench ComputeKPI_Bolt -benchtime 3x
 func BenchmarkComputeKPI_Bolt(b *testing.B) {
 	line, events := mes.KPIBenchMonth(b)
 	db, err := bolt.Open(filepath.Join(b.TempDir(), "kpi.db"), bolt.Options{})
