@@ -63,18 +63,23 @@ const AuditGenesisHash = "000000000000000000000000000000000000000000000000000000
 // breaks the chain at that point. Old values are never overwritten: a change
 // is a new entry whose Old holds what was there.
 type AuditEntry struct {
-	Seq        uint64          `json:"seq"` // 1, 2, 3, … without gaps
-	Time       time.Time       `json:"time"`
-	Actor      string          `json:"actor"` // user id, or "system"
-	Action     AuditAction     `json:"action"`
-	ObjectType string          `json:"object_type"`
-	ObjectID   string          `json:"object_id"`
-	Batch      string          `json:"batch,omitempty"` // batch the object belongs to, for the batch's trace record
-	Old        json.RawMessage `json:"old,omitempty"`
-	New        json.RawMessage `json:"new,omitempty"`
-	Reason     string          `json:"reason,omitempty"`
-	PrevHash   string          `json:"prev_hash"`
-	Hash       string          `json:"hash"`
+	Seq        uint64      `json:"seq"` // 1, 2, 3, … without gaps
+	Time       time.Time   `json:"time"`
+	Actor      string      `json:"actor"` // user id, or "system"
+	Action     AuditAction `json:"action"`
+	ObjectType string      `json:"object_type"`
+	ObjectID   string      `json:"object_id"`
+	Batch      string      `json:"batch,omitempty"` // batch the object belongs to, for the batch's trace record
+	// BatchPrevHash is the Hash of the previous entry of the same Batch
+	// (AuditGenesisHash for its first), so a batch's entries form a chain of
+	// their own that a trace record can be checked against without the
+	// other batches' entries. "" when Batch is "".
+	BatchPrevHash string          `json:"batch_prev_hash,omitempty"`
+	Old           json.RawMessage `json:"old,omitempty"`
+	New           json.RawMessage `json:"new,omitempty"`
+	Reason        string          `json:"reason,omitempty"`
+	PrevHash      string          `json:"prev_hash"`
+	Hash          string          `json:"hash"`
 }
 
 // Validate checks the fields a caller supplies (not Seq, PrevHash, Hash).
@@ -97,6 +102,12 @@ func (e AuditEntry) Validate() error {
 	case (e.Action == AuditCreate || e.Action == AuditChange) && len(e.New) == 0:
 		return Errorf(EINVALID, "audit: a %s needs the new value", e.Action)
 	}
+	if e.Batch == "" && e.BatchPrevHash != "" {
+		return Errorf(EINVALID, "audit: batch_prev_hash without a batch")
+	}
+	if e.Batch != "" && e.BatchPrevHash != "" && !sigHashRE.MatchString(e.BatchPrevHash) {
+		return Errorf(EINVALID, "audit: batch_prev_hash must be 64 lower-case hex digits")
+	}
 	for _, raw := range []json.RawMessage{e.Old, e.New} {
 		if len(raw) > 0 && !json.Valid(raw) {
 			return Errorf(EINVALID, "audit: old and new must be JSON")
@@ -110,7 +121,7 @@ func (e AuditEntry) Validate() error {
 // Canonical encoding, version 1. One line per field, "name=value\n", in this
 // order, after the first line "pilotline.audit/v1\n":
 //
-//	seq, time, actor, action, object_type, object_id, batch, old, new, reason, prev_hash
+//	seq, time, actor, action, object_type, object_id, batch, batch_prev_hash, old, new, reason, prev_hash
 //
 // Values: integers in decimal; strings as JSON string literals in which only
 // '"' and '\' are escaped with a backslash and bytes below 0x20 as \u00xx
@@ -130,6 +141,7 @@ func (e AuditEntry) Canonical() ([]byte, error) {
 	c.str("object_type", e.ObjectType)
 	c.str("object_id", e.ObjectID)
 	c.str("batch", e.Batch)
+	c.str("batch_prev_hash", e.BatchPrevHash)
 	if err := c.rawJSON("old", e.Old); err != nil {
 		return nil, err
 	}
@@ -172,10 +184,15 @@ func (h ChainHead) hashOrGenesis() string {
 }
 
 // Next chains e after h: it sets Seq, PrevHash and Hash and returns the
-// entry ready to store. Errors: EINVALID (see AuditEntry.Validate).
+// entry ready to store. The caller sets BatchPrevHash for an entry of a
+// batch (left empty it means the batch's first entry).
+// Errors: EINVALID (see AuditEntry.Validate).
 func (h ChainHead) Next(e AuditEntry) (AuditEntry, error) {
 	if err := e.Validate(); err != nil {
 		return AuditEntry{}, err
+	}
+	if e.Batch != "" && e.BatchPrevHash == "" {
+		e.BatchPrevHash = AuditGenesisHash
 	}
 	e.Seq = h.Seq + 1
 	e.PrevHash = h.hashOrGenesis()
@@ -267,8 +284,9 @@ type AuditFilter struct {
 
 // AuditService is the append-only, hash-chained audit trail.
 type AuditService interface {
-	// AppendAudit chains e after the current head (ChainHead.Next) and stores
-	// it in the same transaction, so concurrent appends never fork the chain.
+	// AppendAudit chains e after the current head (ChainHead.Next), with
+	// BatchPrevHash set from the batch's last entry, and stores it in the
+	// same transaction, so concurrent appends never fork either chain.
 	// Errors: EINVALID.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	// AuditHead returns the head of the chain (zero for an empty trail).

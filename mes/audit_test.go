@@ -41,6 +41,7 @@ func TestChainHead_Next(t *testing.T) {
 	assert.Equal(t, uint64(1), chain[0].Seq)
 	assert.Equal(t, mes.AuditGenesisHash, chain[0].PrevHash)
 	assert.Equal(t, chain[0].Hash, chain[1].PrevHash)
+	assert.Equal(t, mes.AuditGenesisHash, chain[0].BatchPrevHash, "first entry of its batch")
 	assert.Equal(t, uint64(3), chain[2].Seq)
 	assert.Len(t, chain[2].Hash, 64)
 	assert.NotEqual(t, chain[1].Hash, chain[2].Hash)
@@ -60,7 +61,7 @@ func TestAuditEntry_Canonical(t *testing.T) {
 	want := "pilotline.audit/v1\n" +
 		"seq=7\n" +
 		"time=\"2026-03-02T08:00:00.0000005Z\"\n" +
-		"actor=\"qa.li\"\naction=\"change\"\nobject_type=\"nc\"\nobject_id=\"NC000001\"\nbatch=\"B000001\"\n" +
+		"actor=\"qa.li\"\naction=\"change\"\nobject_type=\"nc\"\nobject_id=\"NC000001\"\nbatch=\"B000001\"\nbatch_prev_hash=\"\"\n" +
 		"old={\"a\":[1,2.50,null],\"state\":\"open\"}\n" +
 		"new={\"note\":\"<ok> \\\"quoted\\\"\\u000a李\",\"state\":\"closed\"}\n" +
 		"reason=\"disposition\"\n" +

@@ -1,0 +1,17 @@
+// Package trace writes a batch's record of production for auditors and
+// customers: two CSV files (bur × operation, and measurements), the whole
+// nested record as JSON, a PDF record of production / certificate of
+// conformity with Chinese and English labels, and a zip bundle of all of
+// them with a SHA-256 manifest and the audit-chain head that VerifyBundle
+// checks offline.
+//
+// Every writer takes the burs as an iterator and handles one bur at a time,
+// so CSV and JSON exports of a batch of any size run in constant memory.
+// The PDF embeds DroidSansFallbackFull.ttf (Apache-2.0, see fonts/NOTICE.txt)
+// for its CJK glyphs, so it renders the same on any machine.
+//
+// UDI carriers are printed as GS1 element strings: no GS1 DataMatrix is
+// drawn, because no available barcode library encodes the FNC1 that makes a
+// DataMatrix a GS1 DataMatrix. mes.UDI.GS1Data gives the data such a symbol
+// would carry.
+package trace

@@ -1,0 +1,12 @@
+package trace
+
+import _ "embed"
+
+// latinFont prints Latin, Greek and symbols; cjkFont has the Chinese
+// glyphs but no Latin ones. fpdf subsets both into each PDF.
+var (
+	//go:embed fonts/DejaVuSansCondensed.ttf
+	latinFont []byte
+	//go:embed fonts/DroidSansFallbackFull.ttf
+	cjkFont []byte
+)

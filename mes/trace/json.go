@@ -1,0 +1,112 @@
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/pilotline/pilotline/mes"
+)
+
+// WriteJSON writes the whole record as one JSON object: the fields of
+// mes.TraceRecord followed by "burs", an array of mes.Bur with operations,
+// measurement and results, one bur per line. Burs are encoded one at a time.
+func WriteJSON(ctx context.Context, w io.Writer, rec *mes.TraceRecord, burs iter.Seq2[*mes.Bur, error]) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	// Reopen the record object to append the streamed burs to it.
+	h := bytes.TrimRight(head.Bytes(), "\n")
+	bw.Write(h[:len(h)-1])
+	bw.WriteString(`,"burs":[` + "\n")
+	enc = json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	n := 0
+	for b, err := range burs {
+		if err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		if n++; n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("write json: %w", err)
+			}
+		}
+		if err := enc.Encode(b); err != nil {
+			return fmt.Errorf("write json: bur %s: %w", b.Serial, err)
+		}
+	}
+	bw.WriteString("]}\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON reads a record written by WriteJSON, handing each bur to fn as
+// it is decoded, so a record of any size reads in constant memory. The
+// returned record has every field but the burs. Errors: EINVALID (not such
+// a record), or fn's error wrapped.
+func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
+	dec := json.NewDecoder(r)
+	bad := func(err error) error { return mes.Errorf(mes.EINVALID, "trace record json: %v", err) }
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, bad(fmt.Errorf("want an object"))
+	}
+	fields := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, bad(err)
+		}
+		key, _ := t.(string)
+		if key != "burs" {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, bad(err)
+			}
+			fields[key] = raw
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return nil, bad(fmt.Errorf("burs: want an array"))
+		}
+		for dec.More() {
+			var b mes.Bur
+			if err := dec.Decode(&b); err != nil {
+				return nil, bad(err)
+			}
+			if err := fn(&b); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, bad(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	}
+	head, err := json.Marshal(fields)
+	if err != nil {
+		return nil, bad(err)
+	}
+	var rec mes.TraceRecord
+	if err := json.Unmarshal(head, &rec); err != nil {
+		return nil, bad(err)
+	}
+	if rec.Schema != mes.TraceRecordSchema {
+		return nil, bad(fmt.Errorf("schema %q, want %q", rec.Schema, mes.TraceRecordSchema))
+	}
+	return &rec, nil
+}
