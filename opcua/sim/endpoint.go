@@ -42,7 +42,9 @@ type endpoint struct {
 	mu      sync.Mutex
 	srv     *server.Server
 	stop    context.CancelFunc
-	stalled chan struct{} // non-nil while stalled; closed to release
+	ln      net.Listener          // the public port
+	conns   map[net.Conn]struct{} // both sides of every proxied connection
+	stalled chan struct{}         // non-nil while stalled; closed to release
 
 	dirtyMu sync.Mutex
 	dirty   map[*node]struct{}
@@ -58,15 +60,31 @@ func (e *endpoint) url() string {
 	return "opc.tcp://" + net.JoinHostPort(e.host, strconv.Itoa(e.port))
 }
 
-// start creates and starts a fresh gopcua server on e's port; it returns
-// once the port is listening.
+// start creates and starts a fresh gopcua server behind e's public port;
+// it returns once the port is listening.
+//
+// The gopcua server listens on a private port and e forwards each public
+// connection to it. gopcua's Server.Close neither closes the TCP
+// connections of its clients nor returns before a 10 s timeout, so the
+// forwarder is what drops connections when the endpoint stops, and what
+// holds their bytes back when it stalls.
 func (e *endpoint) start(parent context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.srv != nil {
 		return nil
 	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port)))
+	if err != nil {
+		return fmt.Errorf("endpoint %s: listen %s: %w", e.id, e.url(), err)
+	}
+	private, err := freePort(e.host)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("endpoint %s: %w", e.id, err)
+	}
 	srv, err := newServer(
+		server.EndPoint(e.host, private), // the first endpoint is where gopcua listens
 		server.EndPoint(e.host, e.port),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
@@ -75,6 +93,7 @@ func (e *endpoint) start(parent context.Context) error {
 		server.ProductName("Pilotline line simulator"),
 	)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	for i := 1; i < nsCount; i++ {
@@ -83,11 +102,13 @@ func (e *endpoint) start(parent context.Context) error {
 			uri = "urn:pilotline:sim:" + e.id
 		}
 		if got := srv.AddNamespace(&nsView{ep: e, uri: uri, idx: uint16(i)}); got != i {
+			ln.Close()
 			return fmt.Errorf("endpoint %s: namespace %s got index %d, want %d", e.id, uri, got, i)
 		}
 	}
 	objects := srv.Node(server.ObjectsFolder)
 	if objects == nil {
+		ln.Close()
 		return fmt.Errorf("endpoint %s: no Objects folder", e.id)
 	}
 	objects.AddRef(e.sp.machines.serverShell(), server.RefTypeIDOrganizes, true)
@@ -108,26 +129,87 @@ func (e *endpoint) start(parent context.Context) error {
 	}
 
 	ctx, cancel := context.WithCancel(parent)
-	e.register(ctx, srv)
+	e.register(srv)
 	if err := srv.Start(ctx); err != nil {
 		cancel()
-		return fmt.Errorf("endpoint %s: listen %s: %w", e.id, e.url(), err)
+		ln.Close()
+		return fmt.Errorf("endpoint %s: start server: %w", e.id, err)
 	}
-	e.srv, e.stop = srv, cancel
+	e.srv, e.stop, e.ln, e.conns = srv, cancel, ln, map[net.Conn]struct{}{}
+	go e.accept(ctx, ln, net.JoinHostPort(e.host, strconv.Itoa(private)))
 	return nil
 }
 
 // halt closes e's server and drops its connections.
 func (e *endpoint) halt() error {
 	e.mu.Lock()
-	srv, stop := e.srv, e.stop
-	e.srv, e.stop = nil, nil
+	srv, stop, ln, conns := e.srv, e.stop, e.ln, e.conns
+	e.srv, e.stop, e.ln, e.conns = nil, nil, nil, nil
 	e.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
-	stop() // releases handlers blocked by a stall
+	stop()
+	ln.Close()
+	for c := range conns {
+		c.Close()
+	}
 	return srv.Close()
+}
+
+func (e *endpoint) accept(ctx context.Context, ln net.Listener, private string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", private)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		e.mu.Lock()
+		if e.conns == nil || e.ln != ln {
+			e.mu.Unlock()
+			c.Close()
+			up.Close()
+			return
+		}
+		e.conns[c], e.conns[up] = struct{}{}, struct{}{}
+		e.mu.Unlock()
+		go e.pipe(ctx, up, c)
+		go e.pipe(ctx, c, up)
+	}
+}
+
+// pipe copies src to dst, holding the bytes back while the endpoint stalls.
+func (e *endpoint) pipe(ctx context.Context, dst, src net.Conn) {
+	defer func() {
+		src.Close()
+		dst.Close()
+		e.mu.Lock()
+		if e.conns != nil {
+			delete(e.conns, src)
+			delete(e.conns, dst)
+		}
+		e.mu.Unlock()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			e.gate(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (e *endpoint) setStall(on bool) {
@@ -143,9 +225,7 @@ func (e *endpoint) setStall(on bool) {
 	}
 }
 
-// gate blocks a service call while the endpoint is stalled. All requests of
-// a gopcua server are served by one goroutine, so one blocked call holds
-// back every later request on that endpoint, as a hung device would.
+// gate blocks while the endpoint is stalled.
 func (e *endpoint) gate(ctx context.Context) {
 	e.mu.Lock()
 	ch := e.stalled
@@ -159,10 +239,9 @@ func (e *endpoint) gate(ctx context.Context) {
 	}
 }
 
-func (e *endpoint) register(ctx context.Context, srv *server.Server) {
+func (e *endpoint) register(srv *server.Server) {
 	wrap := func(h func(ua.Request) ua.Response) server.Handler {
 		return func(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
-			e.gate(ctx)
 			return h(r), nil
 		}
 	}
@@ -175,26 +254,33 @@ func (e *endpoint) register(ctx context.Context, srv *server.Server) {
 	srv.RegisterHandler(id.UnregisterNodesRequest_Encoding_DefaultBinary, wrap(func(r ua.Request) ua.Response {
 		return &ua.UnregisterNodesResponse{ResponseHeader: header(r, ua.StatusOK)}
 	}))
-	// Subscription services are gopcua's, behind the stall gate; their
-	// service objects exist once Start has run.
-	sub := func(f func(s *server.Server) server.Handler) server.Handler {
-		return func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
-			e.gate(ctx)
-			return f(srv)(sc, r, reqID)
+	srv.RegisterHandler(id.GetEndpointsRequest_Encoding_DefaultBinary, wrap(func(r ua.Request) ua.Response { return e.getEndpoints(srv, r) }))
+	srv.RegisterHandler(id.CreateMonitoredItemsRequest_Encoding_DefaultBinary, func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
+		if req, ok := r.(*ua.CreateMonitoredItemsRequest); ok && len(req.ItemsToCreate) > maxMonitoredPerCall {
+			return fault(r, ua.StatusBadTooManyOperations), nil
 		}
+		return srv.MonitoredItemService.CreateMonitoredItems(sc, r, reqID)
+	})
+}
+
+// getEndpoints advertises the public URL only, never the private port the
+// forwarder talks to.
+func (e *endpoint) getEndpoints(srv *server.Server, r ua.Request) ua.Response {
+	public := e.url()
+	var eps []*ua.EndpointDescription
+	for _, ep := range srv.Endpoints() {
+		if ep.EndpointURL != public {
+			continue
+		}
+		c := *ep
+		if c.Server != nil {
+			app := *c.Server
+			app.DiscoveryURLs = []string{public}
+			c.Server = &app
+		}
+		eps = append(eps, &c)
 	}
-	srv.RegisterHandler(id.PublishRequest_Encoding_DefaultBinary, sub(func(s *server.Server) server.Handler { return s.SubscriptionService.Publish }))
-	srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary, sub(func(s *server.Server) server.Handler { return s.SubscriptionService.CreateSubscription }))
-	srv.RegisterHandler(id.DeleteSubscriptionsRequest_Encoding_DefaultBinary, sub(func(s *server.Server) server.Handler { return s.SubscriptionService.DeleteSubscriptions }))
-	srv.RegisterHandler(id.CreateMonitoredItemsRequest_Encoding_DefaultBinary, sub(func(s *server.Server) server.Handler {
-		return func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
-			if req, ok := r.(*ua.CreateMonitoredItemsRequest); ok && len(req.ItemsToCreate) > maxMonitoredPerCall {
-				return &ua.ServiceFault{ResponseHeader: header(r, ua.StatusBadTooManyOperations)}, nil
-			}
-			return s.MonitoredItemService.CreateMonitoredItems(sc, r, reqID)
-		}
-	}))
-	srv.RegisterHandler(id.DeleteMonitoredItemsRequest_Encoding_DefaultBinary, sub(func(s *server.Server) server.Handler { return s.MonitoredItemService.DeleteMonitoredItems }))
+	return &ua.GetEndpointsResponse{ResponseHeader: header(r, ua.StatusOK), Endpoints: eps}
 }
 
 func header(r ua.Request, code ua.StatusCode) *ua.ResponseHeader {
