@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/twin"
+	"github.com/pilotline/pilotline/ui"
+)
+
+// ProductionInterval is how often the MES side of the twin (takt, OEE,
+// batch progress, energy) is recomputed from the store.
+const ProductionInterval = 2 * time.Second
+
+// feedProduction keeps the twin's production figures and the grinder-state
+// gauges current until ctx is done.
+func (m *ServeMain) feedProduction(ctx context.Context, line *mes.LineConfig, metrics *ui.Metrics, clock func() time.Time) {
+	t := time.NewTicker(ProductionInterval)
+	defer t.Stop()
+	for {
+		if p, err := m.production(ctx, line, clock()); err != nil {
+			if ctx.Err() == nil {
+				m.logger.Warn("production figures", "err", err)
+			}
+		} else {
+			m.hub.SetProduction(p)
+		}
+		states := map[mes.MachineState]int{}
+		for _, g := range m.hub.Snapshot().Grinders {
+			states[g.State]++
+		}
+		metrics.SetGrinderStates(states)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// production computes today's figures (line clock, local midnight to now).
+func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now time.Time) (twin.Production, error) {
+	batches, err := m.batches.ListBatches(ctx, mes.BatchFilter{States: []mes.BatchState{mes.BatchReleased, mes.BatchRunning, mes.BatchHeld}})
+	if err != nil {
+		return twin.Production{}, err
+	}
+	y, mo, d := now.Date()
+	from := time.Date(y, mo, d, 0, 0, 0, 0, now.Location())
+	rep, err := mes.ComputeKPI(ctx, mes.KPIInput{Line: line, Events: m.events, Batches: batches}, mes.KPIQuery{From: from, To: now.Add(time.Second)})
+	if err != nil {
+		return twin.Production{}, err
+	}
+	p := twin.Production{
+		Takt:            twin.Takt{TargetS: rep.Takt.TargetS, LastS: rep.Takt.LastS, RollingS: rep.Takt.MeanS},
+		BursToday:       rep.Takt.Departures,
+		GoodToday:       rep.Energy.GoodBurs,
+		EnergyPerBurKWh: rep.Energy.KWhPerBur,
+		CarbonPerBurKg:  rep.Energy.KgCO2ePerBur,
+		Grinders:        map[string]twin.OEE{},
+	}
+	if l := rep.OEE.Line; l != nil {
+		p.OEE = &twin.OEE{Availability: l.Availability, Performance: l.EffectivenessCapped, Quality: l.Quality, OEE: l.OEECapped}
+	}
+	for _, o := range rep.OEE.Machines {
+		p.Grinders[o.ID] = twin.OEE{Availability: o.Availability, Performance: o.EffectivenessCapped, Quality: o.Quality, OEE: o.OEECapped}
+	}
+	for _, b := range batches {
+		bp := twin.BatchProgress{ID: b.ID, Product: b.Product, Org: b.Org, State: b.State, Quantity: b.Quantity, Started: b.Started, Completed: b.Completed, Scrap: b.Scrap}
+		if prod, ok := line.Product(b.Product); ok {
+			bp.ProductName, bp.ProductNameZH = prod.Name, prod.NameZH
+		}
+		p.Batches = append(p.Batches, bp)
+	}
+	return p, nil
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/opcua"
+	"github.com/pilotline/pilotline/opcua/sim"
+	"github.com/pilotline/pilotline/twin"
+	"github.com/pilotline/pilotline/ui"
+)
+
+// ServeMain is `pilotline serve`: the whole MES.
+type ServeMain struct {
+	commonFlags
+	HTTPAddr       string
+	Simulate       bool
+	NoDemo         bool
+	Mode           string
+	Tick           time.Duration
+	AllowedOrigins string
+
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+	line           *mes.LineConfig
+
+	sim        *sim.Line
+	db         *bolt.DB
+	events     *bolt.EventStore
+	products   *bolt.ProductService
+	batches    *bolt.BatchService
+	burs       *bolt.BurService
+	hub        *twin.Hub
+	acq        *opcua.Acquisition
+	dispatcher *mes.Dispatcher
+	http       *ui.Server
+	wg         sync.WaitGroup
+	cancel     context.CancelFunc
+	ready      chan struct{} // closed once the web view listens
+}
+
+// NewServeMain returns the serve command writing to stdout and stderr.
+func NewServeMain(stdout, stderr io.Writer) *ServeMain {
+	return &ServeMain{stdout: stdout, stderr: stderr, ready: make(chan struct{})}
+}
+
+// Ready is closed once the web view listens; URL is valid from then on.
+func (m *ServeMain) Ready() <-chan struct{} { return m.ready }
+
+// URL is the web view's base URL.
+func (m *ServeMain) URL() string { return m.http.URL() }
+
+// ParseFlags parses and validates the flags and the line configuration.
+func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
+	fs := newFlagSet("serve", "Runs the MES: the simulated line (unless --sim=false), OPC UA acquisition, the store,\nthe dispatcher, and the web view with its API; prints the web view's URL.", m.stderr)
+	m.register(fs, 0)
+	fs.StringVar(&m.HTTPAddr, "http", "127.0.0.1:8080", "web view and API listen `ADDR`; port 0 = any free port")
+	fs.BoolVar(&m.Simulate, "sim", true, "run the embedded simulated line; false = read the real machines listed in the configuration's endpoints")
+	fs.BoolVar(&m.NoDemo, "no-demo", false, "start empty: do not seed the demo product and released demo batch into an empty store")
+	fs.StringVar(&m.Mode, "mode", "", "acquisition mode for every endpoint, overriding the configuration: poll or subscribe")
+	fs.DurationVar(&m.Tick, "tick", 100*time.Millisecond, "twin delta coalescing interval")
+	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated extra Origins allowed on the twin WebSocket (same host is always allowed)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := m.validate(); err != nil {
+		return err
+	}
+	if m.Mode != "" && m.Mode != mes.ModePoll && m.Mode != mes.ModeSubscribe {
+		return fmt.Errorf("--mode: want poll or subscribe, got %q", m.Mode)
+	}
+	if m.Tick < 10*time.Millisecond || m.Tick > 10*time.Second {
+		return fmt.Errorf("--tick: must be 10ms..10s, got %v", m.Tick)
+	}
+	line, err := m.loadLine()
+	if err != nil {
+		return err
+	}
+	if !m.Simulate && len(line.Endpoints) == 0 {
+		return errors.New("--sim=false needs a configuration with endpoints (the real machines' OPC UA URLs)")
+	}
+	if m.Mode != "" {
+		line.Acquisition.Mode = m.Mode
+		for i := range line.Endpoints {
+			line.Endpoints[i].Mode = ""
+		}
+	}
+	m.line = line
+	m.logger = m.commonFlags.logger(m.stderr)
+	return nil
+}
+
+// Run starts everything, prints the URL, and serves until ctx is done.
+func (m *ServeMain) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	m.cancel = cancel
+	if err := os.MkdirAll(m.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	line := m.line
+	clock := time.Now
+	if m.Simulate {
+		l, err := sim.Start(ctx, sim.Options{Line: line, Speed: m.Speed, Seed: m.Seed, PortBase: m.PortBase, Logger: m.logger.With("component", "sim")})
+		if err != nil {
+			return fmt.Errorf("start simulated line: %w", err)
+		}
+		m.sim = l
+		line = l.Bind(line)
+		clock = l.Now
+		for _, e := range l.Endpoints() {
+			m.logger.Debug("simulated endpoint", "id", e.ID, "url", e.URL)
+		}
+	}
+
+	db, err := bolt.Open(filepath.Join(m.DataDir, "pilotline.db"), bolt.Options{
+		Logger: m.logger.With("component", "store"), Now: clock, SerialPattern: line.SerialPattern,
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	m.db = db
+	m.events = bolt.NewEventStore(db)
+	m.products = bolt.NewProductService(db)
+	m.batches = bolt.NewBatchService(db)
+	m.burs = bolt.NewBurService(db)
+	if !m.NoDemo {
+		if err := seedDemo(ctx, line, m.products, m.batches, clock()); err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
+	}
+
+	origins := []string{}
+	for _, o := range strings.Split(m.AllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	m.hub = twin.NewHub(line, twin.HubOptions{Tick: m.Tick, AllowedOrigins: origins, Logger: m.logger.With("component", "twin")})
+
+	metrics := ui.NewMetrics()
+	acq, err := opcua.New(opcua.Options{
+		Line: line, DataDir: m.DataDir, Logger: m.logger.With("component", "acquisition"),
+		Sink: mes.Sinks{m.events, m.dispatcherFor(line), metrics, m.hub},
+	})
+	if err != nil {
+		return fmt.Errorf("acquisition: %w", err)
+	}
+	m.acq = acq
+	m.dispatcher.Writer = acq
+
+	m.http = &ui.Server{
+		Addr: m.HTTPAddr, Logger: m.logger.With("component", "http"), Line: line,
+		Products: m.products, Batches: m.batches, Burs: m.burs, Events: m.events, Backup: m.db, Twin: m.hub,
+		Metrics: metrics, Now: clock,
+	}
+	if err := m.http.Open(); err != nil {
+		return err
+	}
+
+	m.goRun(func() { m.hub.Run(ctx) })
+	m.goRun(func() {
+		if err := m.dispatcher.Run(ctx); err != nil {
+			m.logger.Error("dispatcher stopped", "err", err)
+		}
+	})
+	m.goRun(func() {
+		if err := acq.Run(ctx); err != nil && ctx.Err() == nil {
+			m.logger.Error("acquisition stopped", "err", err)
+		}
+	})
+	m.goRun(func() { m.feedProduction(ctx, line, metrics, clock) })
+
+	close(m.ready)
+	fmt.Fprintf(m.stdout, "Pilotline is running: %s\n", m.http.URL())
+	m.logger.Info("pilotline serving", "url", m.http.URL(), "data", m.DataDir, "simulated", m.Simulate, "speed", m.Speed)
+	<-ctx.Done()
+	return nil
+}
+
+func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
+	m.dispatcher = &mes.Dispatcher{Line: line, Burs: m.burs, Batches: m.batches, Logger: m.logger.With("component", "dispatch")}
+	return m.dispatcher
+}
+
+func (m *ServeMain) goRun(f func()) {
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); f() }()
+}
+
+// Close stops everything in reverse order of start.
+func (m *ServeMain) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	var errs []error
+	if m.http != nil {
+		errs = append(errs, m.http.Close())
+	}
+	m.wg.Wait()
+	if m.sim != nil {
+		errs = append(errs, m.sim.Close())
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// seedDemo stores the line's products and a released demo batch into an
+// empty store, so a newcomer sees burs being made at once.
+func seedDemo(ctx context.Context, line *mes.LineConfig, products mes.ProductService, batches mes.BatchService, now time.Time) error {
+	existing, err := products.ListProducts(ctx)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	for i := range line.Products {
+		p := line.Products[i]
+		if err := products.CreateProduct(ctx, &p); err != nil {
+			return err
+		}
+	}
+	b := &mes.Batch{
+		Product: line.Products[0].ISO, Quantity: 500, GoodRequired: true, Org: "Pilotline demo",
+		BlankLot: "CB-" + now.Format("0601") + "-0001", PlannedStart: now, PlannedEnd: now.Add(500 * time.Duration(line.TaktS) * time.Second),
+	}
+	if err := batches.CreateBatch(ctx, b); err != nil {
+		return err
+	}
+	_, err = batches.TransitionBatch(ctx, b.ID, mes.BatchReleased, "system", "demo batch released at first start", now)
+	return err
+}
