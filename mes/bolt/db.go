@@ -308,3 +308,21 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 	}
 	return b.Put(key, data)
 }
+
+// Check verifies the file's page structure (every page reachable once,
+// freelist consistent) and returns the first problem found. It reads the
+// whole file, so it is for tests, after a crash, and maintenance.
+func (db *DB) Check(ctx context.Context) error {
+	return db.view(ctx, func(tx *bbolt.Tx) error {
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return fmt.Errorf("store check: %w", first)
+		}
+		return nil
+	})
+}

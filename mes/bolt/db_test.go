@@ -50,6 +50,14 @@ func testLine(tb testing.TB) *mes.LineConfig {
 	return c
 }
 
+func testLineConfig() *mes.LineConfig {
+	c, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
 // services bundles the services of one store.
 type services struct {
 	db       *bolt.DB

@@ -19,6 +19,9 @@ import (
 // caller works nor keeps them all in memory.
 const eventsPerRead = 512
 
+// appendFill is the page fill of buckets written mostly at their end.
+const appendFill = 0.9
+
 // EventStore is the durable, idempotent machine event log.
 type EventStore struct{ db *DB }
 
@@ -135,6 +138,11 @@ func (w *eventWriter) run() {
 	defer close(w.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// recent holds the request counts of the last few batches: publishers
+	// that were just acknowledged usually come straight back, so the writer
+	// expects about as many requests as it answered lately.
+	var recent [4]int
+	var lastAck time.Time
 	for {
 		<-w.wake
 		for {
@@ -147,14 +155,25 @@ func (w *eventWriter) run() {
 				}
 				break
 			}
-			// Linger for more only while under MaxBatch and within MaxDelay
-			// of the oldest request: under load the previous commit has
-			// already made everyone wait, so the deadline is usually past.
-			wait := w.maxDelay - time.Since(w.queue[0].queued)
-			if w.n < w.maxBatch && wait > 0 && !w.closed {
+			// Linger for more while under MaxBatch, short of the expected
+			// requests, and within MaxDelay of the oldest request or of the
+			// last acknowledgement, whichever is later. Without the last
+			// condition, publishers that queued during a commit would be
+			// committed alone the moment it ends, and the batches would split
+			// in two that alternate.
+			deadline := w.queue[0].queued
+			if lastAck.After(deadline) {
+				deadline = lastAck
+			}
+			wait := time.Until(deadline.Add(w.maxDelay))
+			if w.n < w.maxBatch && len(w.queue) < max(recent[0], recent[1], recent[2], recent[3]) && wait > 0 && !w.closed {
 				w.mu.Unlock()
 				timer.Reset(wait)
-				<-timer.C
+				select {
+				case <-timer.C:
+				case <-w.wake:
+					timer.Stop()
+				}
 				continue
 			}
 			batch, n := w.take()
@@ -163,6 +182,9 @@ func (w *eventWriter) run() {
 			for _, r := range batch {
 				r.done <- err
 			}
+			copy(recent[1:], recent[:3])
+			recent[0] = len(batch)
+			lastAck = time.Now()
 		}
 	}
 }
@@ -185,6 +207,10 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 	err := w.db.bolt.Update(func(tx *bbolt.Tx) error {
 		events, byMachine, keys, samples := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByMachine),
 			tx.Bucket(bucketEventKeys), tx.Bucket(bucketSamples)
+		// Events arrive roughly in time order, so their pages fill from the
+		// end: packing them full instead of half halves the bytes each
+		// commit has to sync.
+		events.FillPercent, byMachine.FillPercent, samples.FillPercent = appendFill, appendFill, appendFill
 		for _, r := range batch {
 			for _, rec := range r.recs {
 				if rec.sample {
