@@ -1,7 +1,49 @@
 package ui
 
-// mountTwin mounts the twin's WebSocket endpoint.
-func (s *Server) mountTwin() {}
+import (
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
 
-// mountWeb serves the embedded web front end at /.
-func (s *Server) mountWeb() {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/pilotline/pilotline/mes"
+)
+
+// mountTwin mounts the twin's WebSocket endpoint. Without a hub the
+// endpoint answers 503, so the page shows "reconnecting" rather than a 404.
+func (s *Server) mountTwin() {
+	if s.Twin == nil {
+		s.echo.GET("/ws/twin", func(echo.Context) error {
+			return mes.Errorf(mes.EINTERNAL, "no twin on this server")
+		})
+		return
+	}
+	s.echo.GET("/ws/twin", echo.WrapHandler(s.Twin))
+}
+
+// mountWeb serves the embedded web front end at /. Unknown paths outside
+// the API get the page itself, so a bookmarked view still loads.
+func (s *Server) mountWeb() {
+	files := WebFS()
+	serve := http.FileServer(http.FS(files))
+	s.echo.GET("/*", func(c echo.Context) error {
+		p := strings.TrimPrefix(path.Clean("/"+c.Param("*")), "/")
+		if p == "" {
+			p = "index.html"
+		}
+		if _, err := fs.Stat(files, p); err != nil {
+			p = "index.html"
+		}
+		r := c.Request().Clone(c.Request().Context())
+		r.URL.Path = "/" + p
+		if p == "index.html" {
+			r.URL.Path = "/"
+		}
+		// Assets change with the binary; never let a browser keep an old one.
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		serve.ServeHTTP(c.Response(), r)
+		return nil
+	})
+}
