@@ -116,6 +116,7 @@ func Start(ctx context.Context, o Options) (*Line, error) {
 	if o.Start.IsZero() {
 		o.Start = time.Now()
 	}
+	o.Start = o.Start.Round(0).Truncate(uaTick)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -391,9 +392,14 @@ func (l *Line) Now() time.Time {
 	return l.clock()
 }
 
+// clock is the simulated time now. Simulated times are kept to OPC UA's
+// DateTime resolution (100 ns) so that a time read over OPC UA equals the
+// simulator's own.
 func (l *Line) clock() time.Time {
-	return l.simStart.Add(time.Duration(float64(time.Since(l.realT0)) * l.speed))
+	return l.simStart.Add(time.Duration(float64(time.Since(l.realT0)) * l.speed)).Truncate(uaTick)
 }
+
+const uaTick = 100 * time.Nanosecond
 
 func (l *Line) endpointByID(id string) (*endpoint, error) {
 	e, ok := l.epBy[id]
@@ -598,7 +604,7 @@ func (l *Line) after(d float64, fn func()) {
 	l.at(l.now.Add(seconds(d)), fn)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)).Round(uaTick) }
 
 // set stores a value in a node and queues its change notification.
 // l.mu must be held.
