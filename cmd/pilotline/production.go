@@ -39,14 +39,36 @@ func (m *ServeMain) feedProduction(ctx context.Context, line *mes.LineConfig, me
 	}
 }
 
-// production computes today's figures (line clock, local midnight to now).
+// shiftStart is when the shift running at now began, or local midnight when
+// no shift is running or none is configured.
+func shiftStart(line *mes.LineConfig, now time.Time) time.Time {
+	y, mo, d := now.Date()
+	midnight := time.Date(y, mo, d, 0, 0, 0, 0, now.Location())
+	for _, s := range line.Shifts {
+		mins, err := mes.ParseClock(s.Start)
+		if err != nil {
+			continue
+		}
+		for _, day := range []time.Time{midnight, midnight.AddDate(0, 0, -1)} {
+			start := day.Add(time.Duration(mins) * time.Minute)
+			if !now.Before(start) && now.Before(start.Add(time.Duration(s.DurationS*float64(time.Second)))) {
+				return start
+			}
+		}
+	}
+	return midnight
+}
+
+// production computes the figures of the current shift (line clock).
 func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now time.Time) (twin.Production, error) {
 	batches, err := m.batches.ListBatches(ctx, mes.BatchFilter{States: []mes.BatchState{mes.BatchReleased, mes.BatchRunning, mes.BatchHeld}})
 	if err != nil {
 		return twin.Production{}, err
 	}
-	y, mo, d := now.Date()
-	from := time.Date(y, mo, d, 0, 0, 0, 0, now.Location())
+	from := shiftStart(line, now)
+	if from.Before(m.started) {
+		from = m.started // figures of this run, not of the hours before it started
+	}
 	rep, err := mes.ComputeKPI(ctx, mes.KPIInput{Line: line, Events: m.events, Batches: batches}, mes.KPIQuery{From: from, To: now.Add(time.Second)})
 	if err != nil {
 		return twin.Production{}, err

@@ -47,6 +47,7 @@ type ServeMain struct {
 	wg         sync.WaitGroup
 	cancel     context.CancelFunc
 	ready      chan struct{} // closed once the web view listens
+	started    time.Time     // line clock at start
 }
 
 // NewServeMain returns the serve command writing to stdout and stderr.
@@ -122,6 +123,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		}
 	}
 
+	m.started = clock()
 	db, err := bolt.Open(filepath.Join(m.DataDir, "pilotline.db"), bolt.Options{
 		Logger: m.logger.With("component", "store"), Now: clock, SerialPattern: line.SerialPattern,
 	})
