@@ -1,6 +1,7 @@
 package mes_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -124,4 +125,18 @@ func TestMeasurementSummary(t *testing.T) {
 	assert.Equal(t, mes.Capability([]float64{10, 12, 11, 13, 17}, p.Tolerances[mes.CharHeadDiameter]), head.Capability)
 	assert.Zero(t, got[1].N)
 	assert.False(t, got[2].Capability.Defined, "constant values: no Cpk")
+}
+
+func ExampleUDI_ElementString() {
+	p := &mes.Product{GTIN: "4006381333931"}
+	b := &mes.Bur{Serial: "B000001-00042", Batch: "B000001", Finished: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	fmt.Println(mes.BurUDI(p, b, nil).ElementString())
+	// Output: (01)04006381333931(11)260302(10)B000001(21)B000001-00042
+}
+
+func ExampleCapability() {
+	// Moving ranges 0.002 0.003 0.004 0.002: σ = 0.00275/1.128; the mean sits on nominal.
+	pc := mes.Capability([]float64{1.401, 1.399, 1.402, 1.398, 1.400}, mes.Tolerance{Nominal: 1.4, Lower: 1.38, Upper: 1.42})
+	fmt.Printf("Cp %.2f Cpk %.2f (σ %s)\n", pc.Cp, pc.Cpk, pc.SigmaMethod)
+	// Output: Cp 2.73 Cpk 2.73 (σ MR/d2)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -166,4 +167,15 @@ func TestWriters_StopOnErrors(t *testing.T) {
 	var out bytes.Buffer
 	assert.ErrorIs(t, trace.WriteOperationsCSV(ctx, &out, rec, many), context.Canceled)
 	assert.Less(t, out.Len(), 10000*100)
+}
+
+func TestAppendISOMillis(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 3, 2, 8, 5, 9, 7_000_000, time.FixedZone("CST", 8*3600)),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(12026, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		assert.Equal(t, tm.UTC().Format("2006-01-02T15:04:05.000Z07:00"), trace.FormatTime(tm))
+	}
+	assert.Equal(t, "", trace.FormatTime(time.Time{}))
 }

@@ -1,0 +1,4 @@
+package trace
+
+// FormatTime exposes the CSV time format to the external tests.
+var FormatTime = fmtTime
