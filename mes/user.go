@@ -38,8 +38,8 @@ type Org struct {
 // IMPORTANT: a customer always has Org set and sees only that organisation's
 // objects; staff (admin, engineer, qa) have no Org and see everything.
 type User struct {
-	ID           string    `json:"id"`       // login name
-	Name         string    `json:"name"`     // printed name, used on e-signatures
+	ID           string    `json:"id"`   // login name
+	Name         string    `json:"name"` // printed name, used on e-signatures
 	Email        string    `json:"email,omitempty"`
 	Role         Role      `json:"role"`
 	Org          string    `json:"org,omitempty"`
