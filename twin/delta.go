@@ -22,7 +22,7 @@ type Delta struct {
 	Type       string    `json:"type"` // "delta"
 	Seq        uint64    `json:"seq"`
 	Time       time.Time `json:"time"`
-	Src        time.Time `json:"src,omitzero"`
+	Src        time.Time `json:"src,omitzero"` // omitted when equal to Time
 	Grinders   []Fields  `json:"grinders,omitempty"`
 	Robots     []Fields  `json:"robots,omitempty"`
 	Inspection Fields    `json:"inspection,omitempty"`
@@ -139,6 +139,9 @@ func newDiffer(f Filter, seq uint64, s Snapshot) *differ {
 // delta, or ok=false when nothing a viewer can see changed.
 func (d *differ) diff(s Snapshot, spans []Span) (Delta, bool, error) {
 	out := Delta{Type: "delta", Time: s.Time, Src: s.Src}
+	if s.Src.Equal(s.Time) {
+		out.Src = time.Time{}
+	}
 	changed := !s.Time.Equal(d.time)
 	for _, g := range s.Grinders {
 		f, err := d.entity("g/"+g.ID, g)
@@ -264,6 +267,9 @@ func (s *Snapshot) ApplyDelta(d Delta) error {
 		s.Timeline[id] = trimTimeline(tl, d.Time)
 	}
 	s.Seq, s.Time, s.Src = d.Seq, d.Time, d.Src
+	if d.Src.IsZero() {
+		s.Src = d.Time
+	}
 	return nil
 }
 

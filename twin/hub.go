@@ -203,8 +203,8 @@ func (h *Hub) Discarded() uint64 { return h.discarded.Load() }
 // Viewers returns how many viewers are connected.
 func (h *Hub) Viewers() int { return int(h.viewers.Load()) }
 
-// Run owns the model until ctx is done: it folds events, sends deltas at
-// most once per Tick (the first change after a quiet tick goes out at once)
+// Run owns the model until ctx is done: it folds events, sends deltas about
+// once per Tick at most (the first change after a quiet tick goes out at once)
 // and closes every viewer on return, because http.Server.Shutdown does not
 // close hijacked connections. Run may be called once.
 func (h *Hub) Run(ctx context.Context) {
@@ -223,11 +223,14 @@ func (h *Hub) Run(ctx context.Context) {
 		stale = t.C
 	}
 	flush := func() {
-		h.flush()
 		lastFlush = time.Now()
+		h.flush()
 	}
+	// The slack keeps a line that changes exactly once per tick from being
+	// held back by each flush's own duration, which would otherwise add up.
+	slack := h.o.Tick / 10
 	schedule := func() {
-		if wait := h.o.Tick - time.Since(lastFlush); wait <= 0 {
+		if wait := h.o.Tick - slack - time.Since(lastFlush); wait <= 0 {
 			if armed && !timer.Stop() {
 				<-timer.C
 			}

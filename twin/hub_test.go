@@ -120,9 +120,9 @@ func TestHub_SnapshotThenDeltas(t *testing.T) {
 	assert.JSONEq(t, `"G07"`, string(d.Grinders[0]["id"]))
 	assert.JSONEq(t, `"grinding"`, string(d.Grinders[0]["state"]))
 	assert.NotContains(t, d.Grinders[0], "spindle_rpm", "only changed fields travel")
-	assert.True(t, d.Src.Equal(at(1)), "the source time rides along")
 	require.Len(t, d.Spans, 1)
 	require.NoError(t, s.ApplyDelta(d))
+	assert.True(t, s.Src.Equal(at(1)), "the source time rides along")
 	assert.Equal(t, mes.StateGrinding, grinder(t, s, "G07").State)
 }
 

@@ -152,8 +152,11 @@ func (m *Model) Apply(ev mes.MachineEvent) {
 	case ev.Machine == m.out.ID && m.out.ID != "" && ev.Station != nil:
 		changed = m.applyOutput(ev)
 	}
-	if changed {
+	if changed || m.src.IsZero() {
+		// Src is never zero once time runs, so deltas may omit it when equal.
 		m.src = ev.SourceTime
+	}
+	if changed {
 		m.version++
 	}
 }
@@ -349,10 +352,9 @@ func (m *Model) sameDay(t time.Time) bool {
 // Quantisation steps: finer than a viewer can see, coarse enough that noise
 // in the last digit does not cost a delta.
 const (
-	stepRPM      = 10
+	stepRPM      = 100
 	stepLoad     = 0.5
 	stepCoolant  = 0.1
-	stepPower    = 0.01
 	stepProgress = 0.005
 	stepWear     = 0.1
 	stepDiameter = 0.001
@@ -367,7 +369,6 @@ func (m *Model) foldSample(g *Grinder, s *mes.Sample) bool {
 	g.SpindleRPM = round(s.SpindleSpeed, stepRPM)
 	g.SpindleLoad = round(s.SpindleLoad, stepLoad)
 	g.CoolantC = round(s.CoolantTemp, stepCoolant)
-	g.PowerKW = round(s.PowerKW, stepPower)
 	g.Progress = min(1, max(0, round(s.Progress, stepProgress)))
 	g.WheelWearUM = round(s.WheelWearUM, stepWear)
 	g.WheelDiameter = round(s.WheelDiameter, stepDiameter)
@@ -382,7 +383,7 @@ func (m *Model) foldSample(g *Grinder, s *mes.Sample) bool {
 		g.Counter = s.PartsCounter
 	}
 	return g.SpindleRPM != before.SpindleRPM || g.SpindleLoad != before.SpindleLoad || g.CoolantC != before.CoolantC ||
-		g.PowerKW != before.PowerKW || g.Progress != before.Progress || g.WheelWearUM != before.WheelWearUM ||
+		g.Progress != before.Progress || g.WheelWearUM != before.WheelWearUM ||
 		g.WheelDiameter != before.WheelDiameter || g.Serial != before.Serial || g.Program != before.Program || g.Counter != before.Counter
 }
 

@@ -75,7 +75,7 @@ func TestModel_Apply(t *testing.T) {
 				SpindleSpeed: 24013, SpindleLoad: 61.26, CoolantTemp: 21.44, Progress: 0.4321, Serial: "B000007-00012", Program: "O1010_SHANK", WheelWearUM: 3.04}},
 		}, func(t *testing.T, s Snapshot) {
 			g := grinder(t, s, "G01")
-			assert.Equal(t, 24010.0, g.SpindleRPM)
+			assert.Equal(t, 24000.0, g.SpindleRPM)
 			assert.Equal(t, 61.5, g.SpindleLoad)
 			assert.InDelta(t, 21.4, g.CoolantC, 1e-9)
 			assert.InDelta(t, 0.43, g.Progress, 1e-9)

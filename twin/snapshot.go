@@ -90,7 +90,6 @@ type Grinder struct {
 	SpindleRPM     float64          `json:"spindle_rpm"`
 	SpindleLoad    float64          `json:"spindle_load_pct"`
 	CoolantC       float64          `json:"coolant_c"`
-	PowerKW        float64          `json:"power_kw"`
 	WheelID        string           `json:"wheel_id"`
 	WheelDiameter  float64          `json:"wheel_diameter_mm"`
 	WheelWearUM    float64          `json:"wheel_wear_um"`

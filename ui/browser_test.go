@@ -209,7 +209,10 @@ func TestBrowser_TwinLive(t *testing.T) {
 	waitUntil(t, ctx, "a grinding grinder", `!!document.querySelector('.tile[data-state=grinding]')`)
 	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.tile[data-state=grinding]').dataset.id`))
 	require.NoError(t, err)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`.tile[data-id=%q]`, id)))))
+	// A synthetic click: tiles redraw several times a second, so a
+	// node-id based click can lose its target between query and press.
+	require.NoError(t, evalTrue(ctx, fmt.Sprintf(
+		`document.querySelector('.tile[data-id=%q]').dispatchEvent(new MouseEvent('click', {bubbles: true})); true`, id)))
 	waitUntil(t, ctx, "the side panel", `!document.querySelector('#panel').hidden`)
 	ident, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#panel .ident`)))
 	require.NoError(t, err)

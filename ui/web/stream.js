@@ -41,7 +41,7 @@ export function applyDelta(s, d) {
     if (s.timeline[sp.id]) { appendSpan(s.timeline[sp.id], sp); changed.add(sp.id); }
   }
   for (const id of Object.keys(s.timeline)) s.timeline[id] = trim(s.timeline[id], d.time);
-  s.seq = d.seq; s.time = d.time; s.src = d.src;
+  s.seq = d.seq; s.time = d.time; s.src = d.src || d.time;
   return changed;
 }
 
