@@ -29,12 +29,14 @@ const (
 	AuditLogout      AuditAction = "logout"
 	AuditLoginFailed AuditAction = "login_failed"
 	AuditExport      AuditAction = "export"
+	AuditDenied      AuditAction = "denied" // a signed-in user asked for something their role forbids
 )
 
 // Valid reports whether a is a known action.
 func (a AuditAction) Valid() bool {
 	switch a {
-	case AuditCreate, AuditChange, AuditDelete, AuditSign, AuditLogin, AuditLogout, AuditLoginFailed, AuditExport:
+	case AuditCreate, AuditChange, AuditDelete, AuditSign, AuditLogin, AuditLogout, AuditLoginFailed, AuditExport,
+		AuditDenied:
 		return true
 	}
 	return false

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	bbolt "go.etcd.io/bbolt"
 )
 
 // Bucket layout (schema version 1). Every bucket is top-level; values are
@@ -27,6 +29,14 @@ import (
 //	events_by_machine  machine \x00 t64 + u64 event seq      empty       (suffix is the events key)
 //	event_keys         mes.MachineEvent.Key()                events key  (ingestion idempotency)
 //	samples            t64 source time + machine             mes.MachineEvent (EventSample, pruned by retention)
+//	users              user id                               storedUser (mes.User with its password hash)
+//	orgs               org id                                mes.Org
+//	sessions           HashSecret(session id)                mes.Session (expired ones dropped at each login)
+//	tokens             u64 token seq (id "T" + 6 digits)     storedToken (mes.APIToken with its hash)
+//	tokens_by_hash     HashSecret(token)                     u64 token seq (dropped when revoked)
+//	audit              u64 audit seq                         mes.AuditEntry
+//	audit_by_batch     batch \x00 u64 audit seq               hash of that entry (the batch chain's links)
+//	meta               "audit_head"                          mes.ChainHead of the audit trail
 //
 // IMPORTANT: samples are keyed by (time, machine), which is exactly what
 // MachineEvent.Key identifies a sample by, so the samples bucket is its own
@@ -45,13 +55,39 @@ var (
 	bucketEventKeys       = []byte("event_keys")
 	bucketSamples         = []byte("samples")
 
-	keySchema = []byte("schema")
+	bucketUsers        = []byte("users")
+	bucketOrgs         = []byte("orgs")
+	bucketSessions     = []byte("sessions")
+	bucketTokens       = []byte("tokens")
+	bucketTokensByHash = []byte("tokens_by_hash")
+	bucketAudit        = []byte("audit")
+	bucketAuditByBatch = []byte("audit_by_batch")
+
+	keySchema    = []byte("schema")
+	keyAuditHead = []byte("audit_head")
 )
+
+// accessBuckets hold accounts and the audit trail. They are created at open
+// when missing (see ensureBuckets), so files made before they existed gain
+// them without a schema step.
+var accessBuckets = [][]byte{
+	bucketUsers, bucketOrgs, bucketSessions, bucketTokens, bucketTokensByHash, bucketAudit, bucketAuditByBatch,
+}
 
 // allBuckets lists the buckets of the current schema.
 var allBuckets = [][]byte{
 	bucketMeta, bucketProducts, bucketBatches, bucketBurs, bucketBursByBatch, bucketWaiting,
 	bucketCycles, bucketMeasurements, bucketEvents, bucketEventsByMachine, bucketEventKeys, bucketSamples,
+}
+
+// ensureBuckets creates any bucket of buckets that a file lacks.
+func ensureBuckets(tx *bbolt.Tx, buckets [][]byte) error {
+	for _, name := range buckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 const sep = 0x00
