@@ -214,7 +214,7 @@ func TestBrowser_TwinLive(t *testing.T) {
 	require.NoError(t, evalTrue(ctx, fmt.Sprintf(
 		`document.querySelector('.tile[data-id=%q]').dispatchEvent(new MouseEvent('click', {bubbles: true})); true`, id)))
 	waitUntil(t, ctx, "the side panel", `!document.querySelector('#panel').hidden`)
-	ident, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#panel .ident`)))
+	ident, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#panel .ident').textContent`))
 	require.NoError(t, err)
 	assert.Equal(t, id, ident)
 	pts, err := evalInt(ctx, `Number(document.querySelector('#chart-load').dataset.points || 0)`)
