@@ -21,11 +21,14 @@ run: build ## run the whole line (simulated line + MES + twin) and print the URL
 sim: build ## serve only the simulated line over OPC UA, running on its own
 	./$(BIN) sim --autorun --speed $(SPEED)
 
-deps-browser: ## install Debian chromium for the browser tests if missing (needs root)
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		echo "installing chromium (apt-get)"; \
-		if [ "$$(id -u)" != 0 ]; then echo "chromium is missing and installing it needs root: run 'sudo apt-get install chromium'" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+deps-browser: ## install Debian chromium and a CJK font for the browser tests if missing (needs root)
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing="$$missing fonts-wqy-microhei"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (apt-get)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "missing$$missing; installing needs root: sudo apt-get install$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 deps-node: ## install node-opcua for the interop tests (npm, into $(INTEROP)/node_modules)
