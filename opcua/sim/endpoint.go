@@ -149,12 +149,16 @@ func (e *endpoint) halt() error {
 	if srv == nil {
 		return nil
 	}
-	stop()
 	ln.Close()
 	for c := range conns {
 		c.Close()
 	}
-	return srv.Close()
+	// gopcua's serving loop must still run while Close waits for the
+	// channel goroutines, or a goroutine holding a last message blocks
+	// forever and Close gives up only after 10 s.
+	err := srv.Close()
+	stop()
+	return err
 }
 
 func (e *endpoint) accept(ctx context.Context, ln net.Listener, private string) {

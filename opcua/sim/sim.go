@@ -333,11 +333,20 @@ func (l *Line) Close() error {
 	l.closeOnce.Do(func() {
 		l.cancel()
 		l.wg.Wait()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		for _, e := range l.endpoints {
-			if err := e.halt(); err != nil {
-				errs = append(errs, err)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := e.halt(); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
 		}
+		wg.Wait()
 	})
 	return errors.Join(errs...)
 }
