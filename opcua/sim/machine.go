@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/pilotline/pilotline/mes"
@@ -128,8 +129,8 @@ func (m *machine) attach(e *endpoint) {
 	}
 	obj := sp.add(nsPL, 0, ua.NodeClassObject, name)
 	obj.typeDef = ua.NewNumericExpandedNodeID(nsMT, pl.MachineToolTypeID)
-	sp.link(sp.machines, obj, 35) // Organizes
-	obj.refs = append(obj.refs, ref{typ: 40, forward: true, to: sp.ns[nsMT][pl.MachineToolTypeID]})
+	sp.link(sp.machines, obj, id.Organizes)
+	obj.refs = append(obj.refs, ref{typ: id.HasTypeDefinition, forward: true, to: sp.ns[nsMT][pl.MachineToolTypeID]})
 	m.vars = sp.signalTree(obj, pl.MachineSignals(m.inspection))
 	sp.child(sp.child(obj, pl.QName{NS: pl.NsMT, Name: "Notification"}), pl.QName{NS: pl.NsMT, Name: "Messages"})
 	for key, field := range map[string]string{
