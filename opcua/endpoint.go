@@ -57,7 +57,7 @@ func newEndpoint(a *Acquisition, acq mes.Acquisition, e mes.Endpoint) *endpoint 
 // answer within one interval is treated as gone, so a dead connection is
 // noticed within two intervals instead of at the TCP timeout.
 func (e *endpoint) requestTimeout() time.Duration {
-	return min(max(e.interval, 100*time.Millisecond), 10*time.Second)
+	return min(max(e.interval, 250*time.Millisecond), 10*time.Second)
 }
 
 func (e *endpoint) connectTimeout() time.Duration {
