@@ -24,34 +24,40 @@ import (
 // APIPrefix is where the JSON API lives.
 const APIPrefix = "/api/v1"
 
-// mountAPI registers the JSON API, /healthz and /metrics.
+// mountAPI registers the JSON API, /healthz and /metrics, each route with
+// the roles it admits (authenticate has already turned away anonymous
+// requests to routes that are not public).
 //
 // IMPORTANT: every write handler validates its whole input before it calls a
 // service, so a rejected request never changes stored data.
 func (s *Server) mountAPI() {
 	e := s.echo
 	e.GET("/healthz", s.handleHealth)
-	e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
+	e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()), s.allow(staffRoles...))
 
+	engineers := s.allow(mes.RoleEngineer, mes.RoleAdmin)
 	g := e.Group(APIPrefix)
-	g.GET("/line", s.handleLine)
+	s.mountAccess(g)
+	g.GET("/line", s.handleLine, s.allow(staffRoles...))
 
-	g.GET("/products", s.handleListProducts)
-	g.POST("/products", s.handleCreateProduct)
-	g.GET("/products/:iso", s.handleGetProduct)
+	g.GET("/products", s.handleListProducts, s.allow(everyone...))
+	g.POST("/products", s.handleCreateProduct, engineers)
+	g.GET("/products/:iso", s.handleGetProduct, s.allow(everyone...))
 
-	g.GET("/batches", s.handleListBatches)
-	g.POST("/batches", s.handleCreateBatch)
-	g.GET("/batches/:id", s.handleGetBatch)
-	g.GET("/batches/:id/burs", s.handleListBatchBurs)
+	// Customers reach batches and burs too, scoped to their organisation by
+	// the handlers (visibleBatch).
+	g.GET("/batches", s.handleListBatches, s.allow(everyone...))
+	g.POST("/batches", s.handleCreateBatch, engineers)
+	g.GET("/batches/:id", s.handleGetBatch, s.allow(everyone...))
+	g.GET("/batches/:id/burs", s.handleListBatchBurs, s.allow(everyone...))
 	for action := range batchActions {
-		g.POST("/batches/:id/"+action, s.handleBatchAction(action))
+		g.POST("/batches/:id/"+action, s.handleBatchAction(action), s.allow(batchActionRoles[action]...))
 	}
 
-	g.GET("/burs/:serial", s.handleGetBur)
-	g.GET("/kpi", s.handleKPI)
-	g.GET("/events", s.handleEvents)
-	g.GET("/backup", s.handleBackup)
+	g.GET("/burs/:serial", s.handleGetBur, s.allow(everyone...))
+	g.GET("/kpi", s.handleKPI, s.allow(staffRoles...))
+	g.GET("/events", s.handleEvents, s.allow(staffRoles...))
+	g.GET("/backup", s.handleBackup, s.allow(mes.RoleAdmin))
 
 	// Unknown API paths answer in JSON even when the web front end serves
 	// everything else (its SPA fallback must not swallow API typos).

@@ -47,10 +47,23 @@ type BatchRequest struct {
 	State mes.BatchState `json:"state"`
 }
 
+// batchActionRoles are the roles each batch action admits: engineers run
+// the line, QA holds batches and releases or rejects finished ones.
+var batchActionRoles = map[string][]mes.Role{
+	"release":    {mes.RoleEngineer, mes.RoleAdmin},
+	"hold":       {mes.RoleEngineer, mes.RoleQA, mes.RoleAdmin},
+	"resume":     {mes.RoleEngineer, mes.RoleAdmin},
+	"cancel":     {mes.RoleEngineer, mes.RoleAdmin},
+	"qa-release": {mes.RoleQA, mes.RoleAdmin},
+	"reject":     {mes.RoleQA, mes.RoleAdmin},
+}
+
 // TransitionRequest is the optional body of POST /api/v1/batches/{id}/{action}.
 type TransitionRequest struct {
 	Reason string `json:"reason"`
-	By     string `json:"by"` // who asks; "api" when empty
+	// By is who asks. The transition is recorded under the signed-in user;
+	// By, if given, must name that user.
+	By string `json:"by"`
 }
 
 // Progress summarises how far a batch has come.
@@ -131,12 +144,22 @@ func (s *Server) handleListBatches(c echo.Context) error {
 	if s.Batches == nil {
 		return unavailable("batches")
 	}
+	u := mes.UserFromContext(c.Request().Context())
+	if u != nil && !u.Staff() {
+		if org != "" && org != u.Org {
+			return c.JSON(http.StatusOK, batchList{Batches: []batchView{}}) // another organisation's: none visible
+		}
+		org = u.Org
+	}
 	bs, err := s.Batches.ListBatches(c.Request().Context(), mes.BatchFilter{Org: org, States: states})
 	if err != nil {
 		return err
 	}
 	out := batchList{Batches: make([]batchView, 0, len(bs))}
 	for _, b := range bs {
+		if u == nil {
+			b = anonymousBatch(b)
+		}
 		out.Batches = append(out.Batches, viewBatch(b))
 	}
 	return c.JSON(http.StatusOK, out)
@@ -150,7 +173,11 @@ func (s *Server) handleGetBatch(c echo.Context) error {
 	if s.Batches == nil {
 		return unavailable("batches")
 	}
-	b, err := s.Batches.FindBatch(c.Request().Context(), id)
+	u, err := signedIn(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.visibleBatch(c.Request().Context(), u, id)
 	if err != nil {
 		return err
 	}
@@ -247,10 +274,12 @@ func (s *Server) handleBatchAction(action string) echo.HandlerFunc {
 		if err := validText("reason", req.Reason, false); err != nil {
 			return err
 		}
-		if req.By == "" {
-			req.By = "api"
-		} else if err := validText("by", req.By, false); err != nil {
+		u, err := signedIn(c)
+		if err != nil {
 			return err
+		}
+		if req.By != "" && req.By != u.ID {
+			return invalid("by: the transition is recorded under the signed-in user %q, not %q", u.ID, truncate(req.By, maxIDLen))
 		}
 		if s.Batches == nil {
 			return unavailable("batches")
@@ -258,15 +287,17 @@ func (s *Server) handleBatchAction(action string) echo.HandlerFunc {
 		ctx := c.Request().Context()
 		to := batchActions[action]
 		if action == "resume" {
-			b, err := s.Batches.FindBatch(ctx, id)
+			b, err := s.visibleBatch(ctx, u, id)
 			if err != nil {
 				return err
 			}
 			if to, err = resumeTarget(b); err != nil {
 				return err
 			}
+		} else if _, err := s.visibleBatch(ctx, u, id); err != nil {
+			return err
 		}
-		b, err := s.Batches.TransitionBatch(ctx, id, to, req.By, req.Reason, s.Now().UTC())
+		b, err := s.Batches.TransitionBatch(ctx, id, to, u.ID, req.Reason, s.Now().UTC())
 		if err != nil {
 			return err
 		}
@@ -283,4 +314,12 @@ func resumeTarget(b *mes.Batch) (mes.BatchState, error) {
 		return "", mes.Errorf(mes.ECONFLICT, "batch %s is %s, not held: nothing to resume", b.ID, b.State)
 	}
 	return to, nil
+}
+
+// anonymousBatch is a batch as the anonymous line view shows it: without
+// the customer it is made for.
+func anonymousBatch(b *mes.Batch) *mes.Batch {
+	nb := *b
+	nb.Org = ""
+	return &nb
 }

@@ -24,11 +24,21 @@ func (s *Server) handleGetBur(c echo.Context) error {
 	if err := checkQuery(c); err != nil {
 		return err
 	}
-	if s.Burs == nil {
+	if s.Burs == nil || s.Batches == nil {
 		return unavailable("burs")
 	}
-	b, err := s.Burs.FindBur(c.Request().Context(), serial)
+	u, err := signedIn(c)
 	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	b, err := s.Burs.FindBur(ctx, serial)
+	if err == nil && !u.Staff() {
+		_, err = s.visibleBatch(ctx, u, b.Batch)
+	}
+	if mes.ErrorCode(err) == mes.ENOTFOUND {
+		return mes.Errorf(mes.ENOTFOUND, "bur %q not found", serial) // also another organisation's
+	} else if err != nil {
 		return err
 	}
 	if b.Operations == nil {
@@ -48,9 +58,13 @@ func (s *Server) handleListBatchBurs(c echo.Context) error {
 	if s.Burs == nil || s.Batches == nil {
 		return unavailable("burs")
 	}
+	u, err := signedIn(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
-	// An unknown batch is a 404, not an empty list.
-	if _, err := s.Batches.FindBatch(ctx, id); err != nil {
+	// An unknown batch is a 404, not an empty list; so is another organisation's.
+	if _, err := s.visibleBatch(ctx, u, id); err != nil {
 		return err
 	}
 	burs, err := s.Burs.ListBurs(ctx, id)

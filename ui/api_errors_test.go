@@ -169,6 +169,7 @@ func TestMalformedRequests(t *testing.T) {
 			if ct != "" {
 				req.Header.Set("Content-Type", ct)
 			}
+			asAdmin(t, s, req)
 			rec := httptest.NewRecorder()
 			s.Handler().ServeHTTP(rec, req)
 			assertJSONError(t, rec, tt.status, tt.code, tt.want)
@@ -191,6 +192,7 @@ func TestMalformedRequests_NoContentLength(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/batches", struct{ *strings.Reader }{strings.NewReader(body)})
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
+	asAdmin(t, s, req)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	assertJSONError(t, rec, http.StatusRequestEntityTooLarge, CodeTooLarge, "limit of 1024 bytes")

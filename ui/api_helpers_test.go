@@ -62,23 +62,46 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-// newTestServer returns a server over be with a fixed clock and a log buffer.
+// newTestServer returns a server over be with a fixed clock, a log buffer
+// and its own account store, in which an admin is signed in for do.
 func newTestServer(tb testing.TB, line *mes.LineConfig, be backend) (*Server, *logBuffer) {
 	tb.Helper()
 	logs := &logBuffer{}
+	acc := openAccess(tb, func() time.Time { return testNow })
 	s := &Server{
 		Addr:     "127.0.0.1:0",
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Line:     line,
 		Products: be.Products, Batches: be.Batches, Burs: be.Burs, Events: be.Events, Backup: be.Backup,
-		Now: func() time.Time { return testNow },
+		Users: acc.Users, Orgs: acc.Orgs, Sessions: acc.Sessions, Tokens: acc.Tokens, Audit: acc.Audit,
+		PasswordParams: testPasswordParams,
+		Now:            func() time.Time { return testNow },
 	}
 	s.Handler() // build routes
+	adminTokens.Store(s, mustToken(tb, s, mustUser(tb, s, testAdmin, mes.RoleAdmin, "")))
 	return s, logs
 }
 
-// do sends one request to s and returns the recorded response.
+// testAdmin is the user do signs in as.
+const testAdmin = "admin"
+
+// adminTokens holds the bearer token do uses for each test server.
+var adminTokens sync.Map // *Server → string
+
+// do sends one request to s as the test admin and returns the recorded
+// response. An "Authorization" header among header replaces the admin's
+// token ("" makes the request anonymous).
 func do(tb testing.TB, s *Server, method, target, body string, header ...string) *httptest.ResponseRecorder {
+	tb.Helper()
+	if tok, ok := adminTokens.Load(s); ok {
+		header = append([]string{"Authorization", "Bearer " + tok.(string)}, header...)
+	}
+	return send(tb, s, method, target, body, header...)
+}
+
+// send sends one request to s with exactly the given headers (an empty
+// value leaves the header out).
+func send(tb testing.TB, s *Server, method, target, body string, header ...string) *httptest.ResponseRecorder {
 	tb.Helper()
 	var r io.Reader
 	if body != "" {
@@ -89,7 +112,11 @@ func do(tb testing.TB, s *Server, method, target, body string, header ...string)
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)

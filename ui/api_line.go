@@ -45,8 +45,12 @@ func (s *Server) handleLine(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		anonymous := mes.UserFromContext(ctx) == nil
 		views := make([]batchView, 0, len(bs))
 		for _, b := range bs {
+			if anonymous {
+				b = anonymousBatch(b)
+			}
 			views = append(views, viewBatch(b))
 		}
 		if out["batches"], err = json.Marshal(views); err != nil {

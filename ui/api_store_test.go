@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,6 +31,25 @@ func openBackend(tb testing.TB, line *mes.LineConfig) backend {
 		Products: bolt.NewProductService(db), Batches: bolt.NewBatchService(db), Burs: bolt.NewBurService(db),
 		Events: bolt.NewEventStore(db), Backup: db,
 	}
+}
+
+// access is the account store of a test server.
+type access struct {
+	Users    *bolt.UserService
+	Orgs     *bolt.OrgService
+	Sessions *bolt.SessionService
+	Tokens   *bolt.TokenService
+	Audit    *bolt.AuditService
+}
+
+// openAccess opens an account store in a temporary directory.
+func openAccess(tb testing.TB, now func() time.Time) access {
+	tb.Helper()
+	db, err := bolt.Open(filepath.Join(tb.TempDir(), "access.db"), bolt.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { assert.NoError(tb, db.Close()) })
+	return access{Users: bolt.NewUserService(db), Orgs: bolt.NewOrgService(db), Sessions: bolt.NewSessionService(db),
+		Tokens: bolt.NewTokenService(db), Audit: bolt.NewAuditService(db)}
 }
 
 // checkBackup checks that a streamed backup is a store that opens and

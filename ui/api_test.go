@@ -94,18 +94,21 @@ func TestBatches(t *testing.T) {
 	assert.Len(t, decode[batchList](t, rec).Batches, 2)
 
 	// Walk the state machine: release, hold, resume, then an invalid move.
+	// Each transition is recorded under the signed-in user.
+	qa := bearer(mustToken(t, s, mustUser(t, s, "qa.li", mes.RoleQA, "")))
 	steps := []struct {
 		action string
 		body   string
+		as     []string
 		want   mes.BatchState
 	}{
-		{"release", "", mes.BatchReleased},
-		{"hold", `{"reason": "wheel batch under investigation", "by": "qa.li"}`, mes.BatchHeld},
-		{"resume", `{}`, mes.BatchReleased},
-		{"cancel", `{"reason": "order withdrawn"}`, mes.BatchCancelled},
+		{"release", "", nil, mes.BatchReleased},
+		{"hold", `{"reason": "wheel batch under investigation", "by": "qa.li"}`, qa, mes.BatchHeld},
+		{"resume", `{}`, nil, mes.BatchReleased},
+		{"cancel", `{"reason": "order withdrawn"}`, nil, mes.BatchCancelled},
 	}
 	for _, st := range steps {
-		rec := do(t, s, http.MethodPost, "/api/v1/batches/"+b.ID+"/"+st.action, st.body)
+		rec := do(t, s, http.MethodPost, "/api/v1/batches/"+b.ID+"/"+st.action, st.body, st.as...)
 		requireStatus(t, http.StatusOK, rec)
 		assert.Equal(t, st.want, decode[batchView](t, rec).State, st.action)
 	}
@@ -115,11 +118,11 @@ func TestBatches(t *testing.T) {
 	// The store may record creation as a transition too; the last four are ours.
 	require.GreaterOrEqual(t, len(got.Transitions), 4)
 	ours := got.Transitions[len(got.Transitions)-4:]
-	assert.Equal(t, mes.Transition{From: mes.BatchPlanned, To: mes.BatchReleased, By: "api", At: testNow}, withUTC(ours[0]))
+	assert.Equal(t, mes.Transition{From: mes.BatchPlanned, To: mes.BatchReleased, By: testAdmin, At: testNow}, withUTC(ours[0]))
 	assert.Equal(t, mes.Transition{From: mes.BatchReleased, To: mes.BatchHeld, By: "qa.li", At: testNow, Reason: "wheel batch under investigation"},
 		withUTC(ours[1]))
 	assert.Equal(t, mes.BatchReleased, ours[2].To)
-	assert.Equal(t, mes.Transition{From: mes.BatchReleased, To: mes.BatchCancelled, By: "api", At: testNow, Reason: "order withdrawn"}, withUTC(ours[3]))
+	assert.Equal(t, mes.Transition{From: mes.BatchReleased, To: mes.BatchCancelled, By: testAdmin, At: testNow, Reason: "order withdrawn"}, withUTC(ours[3]))
 
 	// Cancelled is terminal.
 	for _, action := range []string{"release", "hold", "resume", "cancel", "qa-release", "reject"} {
@@ -143,6 +146,10 @@ func TestBatches(t *testing.T) {
 	assertJSONError(t, rec, http.StatusNotFound, mes.ENOTFOUND, "")
 	rec = do(t, s, http.MethodPost, "/api/v1/batches/B999999/release", "")
 	assertJSONError(t, rec, http.StatusNotFound, mes.ENOTFOUND, "")
+
+	// "by" may only name the signed-in user.
+	rec = do(t, s, http.MethodPost, "/api/v1/batches/"+other.ID+"/hold", `{"by": "qa.li"}`)
+	assertJSONError(t, rec, http.StatusBadRequest, mes.EINVALID, "signed-in user")
 }
 
 func withUTC(tr mes.Transition) mes.Transition {

@@ -16,6 +16,7 @@ const (
 	CodeTooLarge             = "too_large"
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeUnavailable          = "unavailable"
+	CodeTooManyRequests      = "too_many_requests" // the sign-in limit; Retry-After says when to try again
 )
 
 // ErrorBody is the JSON body of every error response:
@@ -56,6 +57,7 @@ var statusCode = map[int]string{
 	http.StatusRequestEntityTooLarge: CodeTooLarge,
 	http.StatusUnsupportedMediaType:  CodeUnsupportedMediaType,
 	http.StatusServiceUnavailable:    CodeUnavailable,
+	http.StatusTooManyRequests:       CodeTooManyRequests,
 }
 
 // ErrorStatus returns the HTTP status for a mes error code (500 for unknown codes).

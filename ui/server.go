@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,33 @@ type Server struct {
 	Backup   mes.Backuper
 	Twin     *twin.Hub // live line: GET /ws/twin and GET /api/v1/line
 
+	// Accounts and access. Without Users and Sessions nobody can sign in,
+	// and every endpoint but /healthz (and the line view, with
+	// AnonymousViewer) answers 401: the server fails closed.
+	Users    mes.UserService
+	Orgs     mes.OrgService
+	Sessions mes.SessionService
+	Tokens   mes.TokenService // bearer tokens; nil: cookie sessions only
+	Audit    mes.AuditService // sign-ins, failures and denials; nil: logged only
+	// AnonymousViewer opens the read-only line view (GET /api/v1/line,
+	// GET /api/v1/batches, GET /ws/twin and the twin page) to anyone, for
+	// andon screens on a trusted plant network. Customer data and every
+	// write stay behind sign-in.
+	AnonymousViewer bool
+	// SetupToken, from Bootstrap, lets POST /api/v1/setup create the first
+	// admin once. Empty: setup is closed.
+	SetupToken string
+	// TLSCert and TLSKey are PEM files; both set: Open serves HTTPS and
+	// cookies are marked Secure.
+	TLSCert, TLSKey string
+	// SessionTTL is how long a browser stays signed in. Zero: DefaultSessionTTL.
+	SessionTTL time.Duration
+	// LoginLimit bounds sign-in attempts per user and per client address.
+	LoginLimit LoginLimit
+	// PasswordParams are the argon2id costs of new password hashes. Zero:
+	// DefaultPasswordParams (tests lower them).
+	PasswordParams PasswordParams
+
 	// Metrics is served at GET /metrics and fed with every request; the
 	// integrator feeds its plant gauges. Nil: Open creates one.
 	Metrics *Metrics
@@ -66,6 +94,13 @@ type Server struct {
 	echo    *echo.Echo
 	ln      net.Listener
 	started time.Time
+	tls     bool
+
+	logins  *limiter   // sign-in attempts
+	setupMu sync.Mutex // guards SetupToken once serving
+
+	dummyOnce sync.Once // dummy: a password hash for unknown users to be checked against
+	dummy     string
 
 	taktMu   sync.Mutex // guards the takt cache of GET /api/v1/line
 	taktAt   time.Time
@@ -77,9 +112,24 @@ type Server struct {
 func (s *Server) Open() error {
 	s.setup()
 	e := s.echo
+	var tlsConf *tls.Config
+	if s.TLSCert != "" || s.TLSKey != "" {
+		if s.TLSCert == "" || s.TLSKey == "" {
+			return mes.Errorf(mes.EINVALID, "tls: both a certificate and a key are needed")
+		}
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		// HTTP/1.1 only: the twin's WebSocket upgrade needs it.
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.Addr, err)
+	}
+	if tlsConf != nil {
+		ln, s.tls = tls.NewListener(ln, tlsConf), true
 	}
 	s.ln = ln
 	go func() {
@@ -94,6 +144,9 @@ func (s *Server) Open() error {
 func (s *Server) URL() string {
 	if s.ln == nil {
 		return ""
+	}
+	if s.tls {
+		return "https://" + s.ln.Addr().String() + "/"
 	}
 	return "http://" + s.ln.Addr().String() + "/"
 }
@@ -125,10 +178,23 @@ func (s *Server) setup() {
 	if s.KPI == nil {
 		s.KPI = s.computeKPI
 	}
+	if s.SessionTTL <= 0 {
+		s.SessionTTL = DefaultSessionTTL
+	}
+	if s.PasswordParams == (PasswordParams{}) {
+		s.PasswordParams = DefaultPasswordParams
+	}
+	s.logins = newLimiter(s.LoginLimit)
+	if s.Users == nil || s.Sessions == nil {
+		s.Logger.Warn("http: no user or session store: nobody can sign in; only /healthz and the anonymous line view answer")
+	}
 	s.started = s.Now()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// The peer address, never X-Forwarded-For: a client must not choose the
+	// address its sign-in attempts are counted under.
+	e.IPExtractor = echo.ExtractIPDirect()
 	// No write timeout: backups and the twin's WebSocket stream for long.
 	// A slow client still cannot hold a connection by dribbling headers.
 	e.Server.ReadHeaderTimeout = ReadHeaderTimeout
@@ -139,7 +205,8 @@ func (s *Server) setup() {
 }
 
 // middleware installs the chain, outermost first: metrics, request log,
-// error rendering, panic recovery, security headers, body limit.
+// error rendering, panic recovery, security headers, body limit, then
+// authentication and the sign-in gate (see authenticate).
 func (s *Server) middleware() {
 	s.echo.Use(
 		s.metricsMiddleware,
@@ -158,6 +225,7 @@ func (s *Server) middleware() {
 			ReferrerPolicy:        "no-referrer",
 		}),
 		s.limitBody,
+		s.authenticate,
 	)
 }
 
