@@ -1,0 +1,196 @@
+package mes
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Scheduler defaults.
+const (
+	DefaultSchedulerInterval = 15 * time.Second
+	DefaultBookingLockOut    = 48 * time.Hour
+	// SchedulerActor is who the scheduler's transitions are recorded by.
+	SchedulerActor = "scheduler"
+)
+
+// BookingScheduler moves bookings along with the clock and the line: it
+// expires stale quotes, freezes confirmed runs into the plan when their
+// lock-out window begins, makes (and, with AutoRelease, releases) each run's
+// batch when its window starts, and follows the batch to completion.
+//
+// Each pass reads the state afresh and every step is a state transition the
+// store refuses twice, so a pass after a crash or a concurrent engineer
+// action repeats nothing.
+type BookingScheduler struct {
+	Bookings BookingService
+	Batches  BatchService
+	Products ProductService // creates a new bur type's product before its batch
+	Logger   *slog.Logger
+	Interval time.Duration // between passes; default DefaultSchedulerInterval
+	// LockOut is how long before a run's start it is frozen (confirmed →
+	// scheduled); use the same value as the portal's cancellation lock-out.
+	// Default DefaultBookingLockOut.
+	LockOut time.Duration
+	// AutoRelease releases a run's batch to the line when its window
+	// starts; false leaves the planned batch for an engineer to release.
+	AutoRelease bool
+	Now         func() time.Time // nil means time.Now
+}
+
+// Run makes a pass every Interval until ctx is done, and returns nil then.
+// A failed pass is logged and retried at the next tick.
+func (s *BookingScheduler) Run(ctx context.Context) error {
+	t := time.NewTicker(orDefault(s.Interval, DefaultSchedulerInterval))
+	defer t.Stop()
+	for {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.logger().Error("booking scheduler", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *BookingScheduler) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// Tick makes one pass over the open bookings. It returns the first error
+// but still tries every booking.
+func (s *BookingScheduler) Tick(ctx context.Context) error {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	now = now.UTC()
+	bs, err := s.Bookings.ListBookings(ctx, BookingFilter{States: []BookingState{
+		BookingQuoted, BookingAccepted, BookingConfirmed, BookingScheduled, BookingRunning}})
+	if err != nil {
+		return fmt.Errorf("scheduler: list bookings: %w", err)
+	}
+	var first error
+	for _, b := range bs {
+		if err := s.advance(ctx, b, now); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.logger().Warn("booking scheduler", "booking", b.ID, "state", b.State, "err", err)
+			if first == nil {
+				first = fmt.Errorf("scheduler: booking %s: %w", b.ID, err)
+			}
+		}
+	}
+	return first
+}
+
+// advance moves one booking as far as the clock and its batch allow.
+func (s *BookingScheduler) advance(ctx context.Context, b *Booking, now time.Time) error {
+	change := func(to BookingState, reason, batch string) error {
+		nb, err := s.Bookings.ChangeBooking(ctx, b.ID, BookingChange{To: to, By: SchedulerActor, Reason: reason, At: now, Batch: batch})
+		if err != nil {
+			return err
+		}
+		*b = *nb
+		return nil
+	}
+	switch b.State {
+	case BookingQuoted:
+		if !now.Before(b.Quote.Expires) {
+			return change(BookingExpired, "the quote was not accepted before it expired", "")
+		}
+		return nil
+	case BookingAccepted:
+		if !now.Before(b.Quote.Start) {
+			return change(BookingExpired, "not confirmed before the quoted window started", "")
+		}
+		return nil
+	case BookingConfirmed:
+		if now.Before(b.Quote.Start.Add(-orDefault(s.LockOut, DefaultBookingLockOut))) {
+			return nil
+		}
+		if err := change(BookingScheduled, "lock-out window reached: frozen in the line's plan", ""); err != nil {
+			return err
+		}
+	}
+	if b.State == BookingScheduled && b.Batch == "" {
+		if now.Before(b.Quote.Start) {
+			return nil
+		}
+		batch, err := s.makeBatch(ctx, b, now)
+		if err != nil {
+			return err
+		}
+		if batch.State == BatchPlanned {
+			return change(BookingScheduled, "window started: batch "+batch.ID+" waits for release by an engineer", batch.ID)
+		}
+		if err := change(BookingRunning, "window started: batch "+batch.ID+" released to the line", batch.ID); err != nil {
+			return err
+		}
+	}
+	if b.Batch == "" || (b.State != BookingScheduled && b.State != BookingRunning) {
+		return nil
+	}
+	batch, err := s.Batches.FindBatch(ctx, b.Batch)
+	if err != nil {
+		return err
+	}
+	if b.State == BookingScheduled {
+		switch batch.State {
+		case BatchReleased, BatchRunning, BatchHeld, BatchCompleted, BatchQAReleased, BatchRejected:
+			if err := change(BookingRunning, "batch "+batch.ID+" is on the line", ""); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+	switch batch.State {
+	case BatchCompleted, BatchQAReleased, BatchRejected:
+		return change(BookingCompleted, fmt.Sprintf("batch %s %s: %d good, %d scrap", batch.ID, batch.State, batch.Completed, batch.Scrap), "")
+	}
+	return nil
+}
+
+// makeBatch creates the booking's batch (and a new bur type's product), or
+// finds the one an interrupted earlier pass made.
+func (s *BookingScheduler) makeBatch(ctx context.Context, b *Booking, now time.Time) (*Batch, error) {
+	existing, err := s.Batches.ListBatches(ctx, BatchFilter{Org: b.Org})
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range existing {
+		// Only this booking's batch has its product, quantity and window.
+		if x.Product == b.Product && x.Quantity == b.Quantity && x.PlannedStart.Equal(b.Quote.Start) && x.PlannedEnd.Equal(b.Quote.End) {
+			return x, nil
+		}
+	}
+	if b.Spec != nil {
+		if _, err := s.Products.FindProduct(ctx, b.Product); ErrorCode(err) == ENOTFOUND {
+			p := *b.Spec
+			if err := s.Products.CreateProduct(ctx, &p); err != nil && ErrorCode(err) != ECONFLICT {
+				return nil, fmt.Errorf("create product %s: %w", b.Product, err)
+			}
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	state := BatchPlanned
+	if s.AutoRelease {
+		state = BatchReleased
+	}
+	batch := &Batch{Product: b.Product, Quantity: b.Quantity, GoodRequired: true, Org: b.Org,
+		PlannedStart: b.Quote.Start, PlannedEnd: b.Quote.End, State: state,
+		Transitions: []Transition{{By: SchedulerActor, Reason: "booking " + b.ID, At: now}}}
+	if err := s.Batches.CreateBatch(ctx, batch); err != nil {
+		return nil, fmt.Errorf("create batch: %w", err)
+	}
+	return batch, nil
+}

@@ -1,0 +1,123 @@
+package mes
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pilotline/pilotline/fixtures"
+)
+
+// MustLineForTest returns the default 25-grinder line.
+func MustLineForTest(tb testing.TB) *LineConfig {
+	tb.Helper()
+	line, err := LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
+	require.NoError(tb, err)
+	return line
+}
+
+// memProducts serves the line's products.
+type memProducts struct{ line *LineConfig }
+
+func (m memProducts) CreateProduct(context.Context, *Product) error {
+	return Errorf(EINTERNAL, "read-only")
+}
+func (m memProducts) FindProduct(_ context.Context, iso string) (*Product, error) {
+	if p, ok := m.line.Product(iso); ok {
+		return &p, nil
+	}
+	return nil, Errorf(ENOTFOUND, "no product %s", iso)
+}
+func (m memProducts) ListProducts(context.Context) ([]*Product, error) { return nil, nil }
+
+func TestQuoteNominal(t *testing.T) {
+	line := MustLineForTest(t)
+	now := bookingT0.Add(-time.Hour)
+	cal := &memCalendar{busy: []Interval{{hours(0), hours(30)}}}
+	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Now: func() time.Time { return now }}
+	b := validBooking()
+
+	got, err := q.Quote(context.Background(), b)
+	require.NoError(t, err)
+	assert.Equal(t, QuoteNominal, got.Basis)
+	assert.Contains(t, got.BasisNote, "no production history")
+	// Route: SHK 780 s on 5, HEAD 780/5, FLT 1620 s on 10 grinders, NECK 780/5, QC 90/1.
+	assert.Equal(t, "FLT", got.BottleneckGroup)
+	assert.InDelta(t, 162, got.BottleneckS, 1e-9)
+	assert.InDelta(t, 180/0.85, got.IntervalS, 1e-9, "the target takt paces the line, at the assumed OEE")
+	assert.InDelta(t, 780*3+1620+90, got.LeadS, 1e-9)
+	assert.InDelta(t, 3*27000/86400.0, got.PlannedShare, 1e-12, "three 8 h shifts with 30 min breaks")
+	production := math.Ceil((got.LeadS+999*got.IntervalS)/got.PlannedShare/60) * 60
+	assert.InDelta(t, DefaultQuoteSetup.Seconds()+production, got.LineTimeS, 1e-6)
+	assert.Equal(t, []string{"FLT", "HEAD", "NECK", "QC", "SHK"}, got.Groups)
+	assert.Equal(t, hours(30).Add(DefaultQuoteSetup), got.Start, "after the busy block, set-up first")
+	assert.Equal(t, got.Start.Add(time.Duration(production)*time.Second), got.End)
+	assert.Equal(t, now.Add(DefaultQuoteValidity), got.Expires)
+
+	// Customers cannot ask for a window in the past: the search starts now.
+	b.EarliestStart = now.Add(-48 * time.Hour)
+	cal.busy = nil
+	got, err = q.Quote(context.Background(), b)
+	require.NoError(t, err)
+	assert.Equal(t, now.Add(DefaultQuoteSetup), got.Start)
+}
+
+func TestQuoteNoWindow(t *testing.T) {
+	line := MustLineForTest(t)
+	cal := &memCalendar{busy: []Interval{{hours(0), hours(24 * 29)}}}
+	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Now: func() time.Time { return bookingT0 }}
+	_, err := q.Quote(context.Background(), validBooking())
+	assert.Equal(t, ECONFLICT, ErrorCode(err))
+	assert.Contains(t, ErrorMessage(err), "no free window")
+
+	b := validBooking()
+	b.Deadline = b.EarliestStart.Add(24 * time.Hour)
+	_, err = q.Quote(context.Background(), b)
+	assert.Equal(t, ECONFLICT, ErrorCode(err))
+	assert.Contains(t, ErrorMessage(err), "cannot end by the deadline")
+
+	b = validBooking()
+	b.Product = "500314001001099"
+	_, err = q.Quote(context.Background(), b)
+	assert.Equal(t, EINVALID, ErrorCode(err))
+}
+
+func TestQuoteMeasured(t *testing.T) {
+	line, store := kpiBenchData(t)
+	now := time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
+	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: &memCalendar{}, Events: store,
+		Location: time.UTC, Now: func() time.Time { return now }}
+	b := validBooking()
+	b.EarliestStart, b.Deadline = now, now.Add(60*24*time.Hour)
+
+	got, err := q.Quote(context.Background(), b)
+	require.NoError(t, err)
+	assert.Equal(t, QuoteMeasured, got.Basis)
+	assert.Equal(t, now.Add(-DefaultQuoteLookback), got.BasisFrom)
+	assert.Greater(t, got.Departures, 3000, "a week at one bur per 180 s")
+	assert.InDelta(t, 180, got.MeasuredTaktS, 20)
+	assert.InDelta(t, 0.75, got.Availability, 0.2)
+	assert.InDelta(t, 0.87, got.Quality, 0.05)
+	assert.NotEqual(t, 162.0, got.BottleneckS, "measured cycle times, not the ideal ones")
+	assert.InDelta(t, max(got.BottleneckS/(got.Availability*got.Quality), got.MeasuredTaktS), got.IntervalS, 1e-9)
+
+	nominal, err := (&Quoter{Line: line, Products: memProducts{line}, Calendar: &memCalendar{}, Now: q.Now}).Quote(context.Background(), b)
+	require.NoError(t, err)
+	assert.NotEqual(t, nominal.IntervalS, got.IntervalS, "history changes the quote")
+
+	// The basis is cached: an empty store now would not change the quote.
+	q.Events = newKPIMemStore()
+	again, err := q.Quote(context.Background(), b)
+	require.NoError(t, err)
+	assert.Equal(t, got.IntervalS, again.IntervalS)
+	q.ResetBasis()
+	again, err = q.Quote(context.Background(), b)
+	require.NoError(t, err)
+	assert.Equal(t, QuoteNominal, again.Basis)
+	assert.Contains(t, again.BasisNote, "0 burs left the line")
+}
