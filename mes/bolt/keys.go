@@ -37,6 +37,15 @@ import (
 //	audit              u64 audit seq                         mes.AuditEntry
 //	audit_by_batch     batch \x00 u64 audit seq               hash of that entry (the batch chain's links)
 //	meta               "audit_head"                          mes.ChainHead of the audit trail
+//	bookings           u64 booking seq (id "BK" + 6 digits)  mes.Booking
+//	reservations       u64 reservation seq (id "R" + 6 dig.) mes.Reservation
+//	reservations_by_group  group \x00 t64 blocked start + u64 reservation seq: t64 blocked end
+//	notifications      u64 notification seq                  mes.Notification
+//	notifications_by_org   org \x00 u64 notification seq: empty
+//
+// IMPORTANT: within one group of reservations_by_group the blocked windows
+// never overlap, so the only earlier entry that can reach into a window is
+// the one just before it: the overlap check is a seek and a short scan.
 //
 // IMPORTANT: samples are keyed by (time, machine), which is exactly what
 // MachineEvent.Key identifies a sample by, so the samples bucket is its own
@@ -54,6 +63,12 @@ var (
 	bucketEventsByMachine = []byte("events_by_machine")
 	bucketEventKeys       = []byte("event_keys")
 	bucketSamples         = []byte("samples")
+
+	bucketBookings            = []byte("bookings")
+	bucketReservations        = []byte("reservations")
+	bucketReservationsByGroup = []byte("reservations_by_group")
+	bucketNotifications       = []byte("notifications")
+	bucketNotificationsByOrg  = []byte("notifications_by_org")
 
 	bucketUsers        = []byte("users")
 	bucketOrgs         = []byte("orgs")
@@ -78,6 +93,12 @@ var accessBuckets = [][]byte{
 var allBuckets = [][]byte{
 	bucketMeta, bucketProducts, bucketBatches, bucketBurs, bucketBursByBatch, bucketWaiting,
 	bucketCycles, bucketMeasurements, bucketEvents, bucketEventsByMachine, bucketEventKeys, bucketSamples,
+}
+
+// bookingBuckets hold bookings, the capacity calendar and portal
+// notifications; like accessBuckets they are created at open when missing.
+var bookingBuckets = [][]byte{
+	bucketBookings, bucketReservations, bucketReservationsByGroup, bucketNotifications, bucketNotificationsByOrg,
 }
 
 // ensureBuckets creates any bucket of buckets that a file lacks.
