@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,46 +18,8 @@ import (
 	"github.com/pilotline/pilotline/fixtures"
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/twin"
+	"github.com/pilotline/pilotline/ui/uitest"
 )
-
-// ChromiumPath is where Debian's chromium package installs the browser.
-const ChromiumPath = "/usr/bin/chromium"
-
-// browserWait bounds each wait for the page: generous, since a loaded CI
-// machine runs the browser, the server and the line on two cores.
-const browserWait = 45 * time.Second
-
-// MustChromium returns a chromedp context on a fresh headless Chromium, or
-// skips when none is installed (fails instead with PILOTLINE_REQUIRE_BROWSER=1).
-func MustChromium(tb testing.TB) context.Context {
-	tb.Helper()
-	path := ChromiumPath
-	if _, err := os.Stat(path); err != nil {
-		if p, lerr := exec.LookPath("chromium"); lerr == nil {
-			path = p
-		} else if os.Getenv("PILOTLINE_REQUIRE_BROWSER") == "1" {
-			tb.Fatalf("chromium not installed at %s (make deps-browser)", ChromiumPath)
-		} else {
-			tb.Skipf("chromium not installed at %s; set PILOTLINE_REQUIRE_BROWSER=1 to fail instead", ChromiumPath)
-		}
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(tb.TempDir()),
-		chromedp.WindowSize(1920, 1080),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	tb.Cleanup(func() { cancel(); cancelAlloc() })
-	require.NoError(tb, chromedp.Do(ctx), "start chromium")
-	return ctx
-}
 
 // liveLine is a ui.Server with a twin hub fed by the twin's event
 // generator at high speed: the line alive without OPC UA.
@@ -147,46 +108,21 @@ func evalTrue(ctx context.Context, js string) error {
 	return err
 }
 
-// waitUntil polls cond in the page until it holds or browserWait passes.
 func waitUntil(tb testing.TB, ctx context.Context, what, js string) {
 	tb.Helper()
-	deadline := time.Now().Add(browserWait)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("page never showed %s (last error: %v)", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// artifactDir is $PILOTLINE_ARTIFACTS, or the test's temp dir.
-func artifactDir(tb testing.TB) string {
-	if d := os.Getenv("PILOTLINE_ARTIFACTS"); d != "" {
-		require.NoError(tb, os.MkdirAll(d, 0o750))
-		return d
-	}
-	return tb.TempDir()
+	uitest.WaitUntil(tb, ctx, what, js)
 }
 
 func screenshot(tb testing.TB, ctx context.Context, name string) []byte {
 	tb.Helper()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	require.NoError(tb, err)
-	p := filepath.Join(artifactDir(tb), name)
-	require.NoError(tb, os.WriteFile(p, png, 0o640))
-	tb.Logf("screenshot: %s", p)
-	return png
+	return uitest.Screenshot(tb, ctx, name)
 }
 
 // TestBrowser_TwinLive opens the twin in headless Chromium against a live
 // generated line: 25 tiles, states changing, burs arriving, a grinder's
 // panel charting, and recovery after the server restarts on the same port.
 func TestBrowser_TwinLive(t *testing.T) {
-	ctx := MustChromium(t)
+	ctx := uitest.MustChromium(t)
 	l := startLiveLine(t, "127.0.0.1:0", 60, 7)
 	addr := l.srv.ln.Addr().String()
 

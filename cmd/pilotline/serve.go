@@ -29,6 +29,10 @@ type ServeMain struct {
 	Mode           string
 	Tick           time.Duration
 	AllowedOrigins string
+	Anonymous      bool
+	AdminPWEnv     string
+	TLSCert        string
+	TLSKey         string
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
@@ -48,6 +52,7 @@ type ServeMain struct {
 	cancel     context.CancelFunc
 	ready      chan struct{} // closed once the web view listens
 	started    time.Time     // line clock at start
+	stop       func() error  // tests: cancel Run and Close, once
 }
 
 // NewServeMain returns the serve command writing to stdout and stderr.
@@ -71,6 +76,10 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	fs.StringVar(&m.Mode, "mode", "", "acquisition mode for every endpoint, overriding the configuration: poll or subscribe")
 	fs.DurationVar(&m.Tick, "tick", 100*time.Millisecond, "twin delta coalescing interval")
 	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated extra Origins allowed on the twin WebSocket (same host is always allowed)")
+	fs.BoolVar(&m.Anonymous, "anonymous-viewer", false, "open the read-only line view (twin page, /ws/twin, GET /api/v1/line and /api/v1/batches) without sign-in, for andon screens on a trusted plant network")
+	fs.StringVar(&m.AdminPWEnv, "admin-password-env", "PILOTLINE_ADMIN_PASSWORD", "environment `VAR` holding the first admin's password; unset at first start: a one-time setup token is printed instead")
+	fs.StringVar(&m.TLSCert, "tls-cert", "", "PEM certificate `FILE`: serve HTTPS (with --tls-key)")
+	fs.StringVar(&m.TLSKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +91,16 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	}
 	if m.Tick < 10*time.Millisecond || m.Tick > 10*time.Second {
 		return fmt.Errorf("--tick: must be 10ms..10s, got %v", m.Tick)
+	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	for _, f := range []string{m.TLSCert, m.TLSKey} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+			}
+		}
 	}
 	line, err := m.loadLine()
 	if err != nil {
@@ -98,6 +117,7 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	}
 	m.line = line
 	m.logger = m.commonFlags.logger(m.stderr)
+	captureStdLog(m.logger)
 	return nil
 }
 
@@ -135,6 +155,11 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.products = bolt.NewProductService(db)
 	m.batches = bolt.NewBatchService(db)
 	m.burs = bolt.NewBurService(db)
+	users, audit := bolt.NewUserService(db), bolt.NewAuditService(db)
+	setupToken, err := ui.Bootstrap(ctx, users, audit, os.Getenv(m.AdminPWEnv))
+	if err != nil {
+		return fmt.Errorf("first admin from $%s: %w", m.AdminPWEnv, err)
+	}
 	if !m.NoDemo {
 		if err := seedDemo(ctx, line, m.products, m.batches, clock()); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
@@ -164,6 +189,9 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		Addr: m.HTTPAddr, Logger: m.logger.With("component", "http"), Line: line,
 		Products: m.products, Batches: m.batches, Burs: m.burs, Events: m.events, Backup: m.db, Twin: m.hub,
 		Metrics: metrics, Now: clock,
+		Users: users, Orgs: bolt.NewOrgService(db), Sessions: bolt.NewSessionService(db), Tokens: bolt.NewTokenService(db), Audit: audit,
+		AnonymousViewer: m.Anonymous, SetupToken: setupToken, TLSCert: m.TLSCert, TLSKey: m.TLSKey,
+		Health: func(context.Context) map[string]any { return m.health() },
 	}
 	if err := m.http.Open(); err != nil {
 		return err
@@ -184,9 +212,28 @@ func (m *ServeMain) Run(ctx context.Context) error {
 
 	close(m.ready)
 	fmt.Fprintf(m.stdout, "Pilotline is running: %s\n", m.http.URL())
+	if setupToken != "" {
+		fmt.Fprintf(m.stdout, "No admin yet: create one within this run with the one-time setup token %s\n  (POST %sapi/v1/setup, or set $%s before the first start)\n", setupToken, m.http.URL(), m.AdminPWEnv)
+	}
 	m.logger.Info("pilotline serving", "url", m.http.URL(), "data", m.DataDir, "simulated", m.Simulate, "speed", m.Speed)
 	<-ctx.Done()
 	return nil
+}
+
+// health reports acquisition for GET /healthz: how many machines answer.
+func (m *ServeMain) health() map[string]any {
+	ok, total := 0, 0
+	for _, s := range m.acq.Status() {
+		total++
+		if s.CommOK {
+			ok++
+		}
+	}
+	status := "ok"
+	if ok < total {
+		status = "degraded"
+	}
+	return map[string]any{"acquisition": map[string]any{"status": status, "machines": total, "connected": ok}}
 }
 
 func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {

@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +23,10 @@ func MustRunServe(tb testing.TB, args ...string) *ServeMain {
 	tb.Helper()
 	var out bytes.Buffer
 	m := NewServeMain(&out, &bytes.Buffer{})
-	all := append([]string{"--http", "127.0.0.1:0", "--data", tb.TempDir(), "--log-level", "warn"}, args...)
+	all := append([]string{"--http", "127.0.0.1:0", "--data", tb.TempDir(), "--log-level", "warn",
+		"--anonymous-viewer", "--admin-password-env", "PILOTLINE_TEST_ADMIN_PASSWORD"}, args...)
+	os.Setenv("PILOTLINE_TEST_ADMIN_PASSWORD", testAdminPassword)
+	// Later flags win, so callers may override --http and --data.
 	require.NoError(tb, m.ParseFlags(context.Background(), all))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -34,18 +41,47 @@ func MustRunServe(tb testing.TB, args ...string) *ServeMain {
 		cancel()
 		tb.Fatal("serve did not become ready")
 	}
-	tb.Cleanup(func() {
-		cancel()
-		<-done
-		assert.NoError(tb, m.Close())
-	})
+	var once sync.Once
+	var stopErr error
+	m.stop = func() error {
+		once.Do(func() {
+			cancel()
+			<-done
+			stopErr = m.Close()
+		})
+		return stopErr
+	}
+	tb.Cleanup(func() { assert.NoError(tb, m.stop()) })
 	return m
 }
 
-// getJSON fetches url into v and returns the status code.
+// testAdminPassword is the first admin's password in end-to-end tests.
+const testAdminPassword = "grinding-wheel-dressing-42"
+
+// login signs in as the admin and returns a client carrying the session.
+func login(tb testing.TB, base string) *http.Client {
+	tb.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(tb, err)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	body := fmt.Sprintf(`{"user":"admin","password":%q}`, testAdminPassword)
+	resp, err := c.Post(base+"api/v1/login", "application/json", strings.NewReader(body))
+	require.NoError(tb, err)
+	resp.Body.Close()
+	require.Equal(tb, http.StatusOK, resp.StatusCode, "admin sign-in")
+	return c
+}
+
+// getJSON fetches url into v with the default (anonymous) client.
 func getJSON(tb testing.TB, url string, v any) int {
 	tb.Helper()
-	resp, err := http.Get(url)
+	return getJSONWith(tb, http.DefaultClient, url, v)
+}
+
+// getJSONWith fetches url into v with c and returns the status code.
+func getJSONWith(tb testing.TB, c *http.Client, url string, v any) int {
+	tb.Helper()
+	resp, err := c.Get(url)
 	require.NoError(tb, err)
 	defer resp.Body.Close()
 	if v != nil && resp.StatusCode == http.StatusOK {
@@ -108,7 +144,9 @@ func TestServe_LineProducesBurs(t *testing.T) {
 			Disposition string `json:"disposition"`
 		} `json:"burs"`
 	}
-	require.Equal(t, http.StatusOK, getJSON(t, base+"api/v1/batches/"+batchID+"/burs", &burs))
+	staff := login(t, base)
+	require.Equal(t, http.StatusUnauthorized, getJSON(t, base+"api/v1/batches/"+batchID+"/burs", nil), "genealogy is not for anonymous viewers")
+	require.Equal(t, http.StatusOK, getJSONWith(t, staff, base+"api/v1/batches/"+batchID+"/burs", &burs))
 	var good string
 	for _, b := range burs.Burs {
 		if b.Disposition == "good" {
@@ -130,7 +168,7 @@ func TestServe_LineProducesBurs(t *testing.T) {
 			Pass bool `json:"pass"`
 		} `json:"results"`
 	}
-	require.Equal(t, http.StatusOK, getJSON(t, base+"api/v1/burs/"+good, &bur))
+	require.Equal(t, http.StatusOK, getJSONWith(t, staff, base+"api/v1/burs/"+good, &bur))
 	require.Len(t, bur.Operations, 5, "one genealogy record per operation of the route")
 	wantGroupRow := map[int][]string{10: {"G01", "G02", "G03", "G04", "G05"}, 20: {"G06", "G07", "G08", "G09", "G10"}, 40: {"G21", "G22", "G23", "G24", "G25"}, 50: {"QC1"}}
 	for _, op := range bur.Operations {
@@ -143,7 +181,7 @@ func TestServe_LineProducesBurs(t *testing.T) {
 	assert.Len(t, bur.Results, 5, "five measured characteristics")
 
 	var kpi map[string]any
-	require.Equal(t, http.StatusOK, getJSON(t, fmt.Sprintf("%sapi/v1/kpi", base), &kpi))
+	require.Equal(t, http.StatusOK, getJSONWith(t, staff, fmt.Sprintf("%sapi/v1/kpi", base), &kpi))
 	assert.Contains(t, kpi, "takt")
 	assert.Contains(t, kpi, "oee")
 }

@@ -39,6 +39,7 @@ func (m *SimMain) ParseFlags(_ context.Context, args []string) error {
 		return err
 	}
 	m.logger = m.commonFlags.logger(m.stderr)
+	captureStdLog(m.logger)
 	m.opts = sim.Options{Line: line, Speed: m.Speed, Seed: m.Seed, PortBase: m.PortBase, Autorun: m.Autorun, Logger: m.logger}
 	return nil
 }
