@@ -16,7 +16,7 @@ build: ## build bin/pilotline
 	$(GO) build -o $(BIN) ./cmd/pilotline
 
 run: build ## run the whole line (simulated line + MES + twin) and print the URL; SPEED=120 HTTP=127.0.0.1:8080
-	./$(BIN) serve --speed $(SPEED) --http $(HTTP)
+	./$(BIN) serve --speed $(SPEED) --http $(HTTP) --anonymous-viewer
 
 sim: build ## serve only the simulated line over OPC UA, running on its own
 	./$(BIN) sim --autorun --speed $(SPEED)
