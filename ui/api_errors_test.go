@@ -203,6 +203,7 @@ func TestMalformedRequests_NoContentLength(t *testing.T) {
 func TestErrorHandler(t *testing.T) {
 	line := MustLine(t)
 	s, logs := newTestServer(t, line, backendOf(newMemStore(line)))
+	s.Handler() // build the routes to add test routes to
 	tests := []struct {
 		err     error
 		status  int

@@ -77,7 +77,7 @@ func newTestServer(tb testing.TB, line *mes.LineConfig, be backend) (*Server, *l
 		PasswordParams: testPasswordParams,
 		Now:            func() time.Time { return testNow },
 	}
-	s.Handler() // build routes
+	// Routes are built at the first request, so a test may still set fields.
 	adminTokens.Store(s, mustToken(tb, s, mustUser(tb, s, testAdmin, mes.RoleAdmin, "")))
 	return s, logs
 }

@@ -159,7 +159,7 @@ func (s *Server) dummyHash(ctx context.Context) string {
 // setSessionCookies sets (or, with an empty id, clears) the session and
 // CSRF cookies.
 func (s *Server) setSessionCookies(c echo.Context, id, csrf string, expires time.Time) {
-	maxAge := int(time.Until(expires).Seconds())
+	maxAge := int(expires.Sub(s.Now()).Seconds())
 	if id == "" {
 		maxAge = -1
 	}

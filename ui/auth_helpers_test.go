@@ -93,3 +93,25 @@ func (b browser) do(tb testing.TB, s *Server, withCSRF bool, method, target, bod
 	}
 	return send(tb, s, method, target, body, h...)
 }
+
+// httpResult is a recorded response.
+type httpResult struct{ *httptest.ResponseRecorder }
+
+// newRequest builds a request with a JSON body (if any).
+func newRequest(method, target, body string) *http.Request {
+	var req *http.Request
+	if body == "" {
+		req = httptest.NewRequest(method, target, nil)
+	} else {
+		req = httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// serve runs req through s.
+func serve(s *Server, req *http.Request) *httpResult {
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	return &httpResult{rec}
+}
