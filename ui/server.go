@@ -75,6 +75,10 @@ type Server struct {
 	// DefaultPasswordParams (tests lower them).
 	PasswordParams PasswordParams
 
+	// Portal is the booking portal: bookings, the capacity calendar,
+	// quotes and notifications (api_bookings.go, api_calendar.go).
+	Portal Portal
+
 	// Metrics is served at GET /metrics and fed with every request; the
 	// integrator feeds its plant gauges. Nil: Open creates one.
 	Metrics *Metrics
