@@ -45,7 +45,7 @@ var everyone = []mes.Role{mes.RoleAdmin, mes.RoleEngineer, mes.RoleQA, mes.RoleC
 const ctxSession = "pilotline.session"
 
 // publicAssets are the files the sign-in page needs before anyone signs in.
-var publicAssets = []string{"login.html", "login.js", "style.css", "i18n.js", "favicon.ico", "favicon.svg"}
+var publicAssets = []string{"login.html", "login.js", "login.css", "style.css", "favicon.ico", "favicon.svg"}
 
 // anonymousRoutes are the routes of the read-only line view that
 // AnonymousViewer opens (GET and HEAD only).

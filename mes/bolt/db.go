@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is the layout this code reads and writes (see keys.go).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Defaults for Options.
 const (
@@ -76,6 +76,7 @@ var migrations = []func(tx *bbolt.Tx) error{
 		}
 		return nil
 	},
+	1: migrateEventsToBinary,
 }
 
 // Open opens (creating it and its directory if needed) the store at path,

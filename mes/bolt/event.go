@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -43,23 +42,33 @@ func (s *EventStore) Publish(ctx context.Context, events ...mes.MachineEvent) er
 	if len(events) == 0 {
 		return nil
 	}
-	// Encoding here spreads the JSON work over the publishers' goroutines
-	// and keeps the single writer to bucket puts and the commit.
+	// Encoding here spreads the work over the publishers' goroutines and
+	// keeps the single writer to bucket puts and the commit. All values of
+	// a call share one buffer: one allocation instead of one per event.
 	recs := make([]eventRec, len(events))
-	for i, e := range events {
+	ends := make([]int, len(events))
+	var buf []byte
+	for i := range events {
+		e := &events[i]
 		if e.Machine == "" || e.Kind == "" {
 			return mes.Errorf(mes.EINVALID, "event %d: machine and kind are required", i)
 		}
-		val, err := json.Marshal(e)
-		if err != nil {
+		var err error
+		if buf, err = appendEvent(buf, e); err != nil {
 			return mes.Errorf(mes.EINVALID, "event %d (%s): %v", i, e.Key(), err)
 		}
-		recs[i] = eventRec{val: val, machine: e.Machine, t: e.SourceTime}
+		ends[i] = len(buf)
+		recs[i] = eventRec{machine: e.Machine, t: e.SourceTime}
 		if e.Kind == mes.EventSample {
 			recs[i].sample = true
 		} else {
 			recs[i].key = []byte(e.Key())
 		}
+	}
+	start := 0
+	for i, end := range ends {
+		recs[i].val = buf[start:end:end]
+		start = end
 	}
 	return s.db.writer.publish(ctx, recs)
 }
@@ -253,7 +262,9 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 
 // Events implements mes.EventStore. Events come in SourceTime order (for
 // equal times, in the order they were stored, samples after the others);
-// the iterator reads them in chunks of short read transactions.
+// the iterator reads them in chunks of short read transactions. Events of
+// kinds not in f.Kinds are skipped after reading their machine and kind,
+// without decoding the rest.
 func (s *EventStore) Events(ctx context.Context, f mes.EventFilter) iter.Seq2[mes.MachineEvent, error] {
 	wantSamples, wantOthers := len(f.Kinds) == 0, len(f.Kinds) == 0
 	for _, k := range f.Kinds {
@@ -271,15 +282,25 @@ func (s *EventStore) Events(ctx context.Context, f mes.EventFilter) iter.Seq2[me
 	return func(yield func(mes.MachineEvent, error) bool) {
 		var srcs []*eventSource
 		if wantOthers {
-			src := &eventSource{db: s.db, bucket: bucketEvents, next: lo, hi: hi}
+			src := &eventSource{db: s.db, dec: newEventDecoder(), kinds: f.Kinds, bucket: bucketEvents, next: lo, hi: hi}
 			if f.Machine != "" {
 				src.bucket, src.prefix, src.next = bucketEventsByMachine, machinePrefix(f.Machine), cat(machinePrefix(f.Machine), lo)
 			}
 			srcs = append(srcs, src)
 		}
 		if wantSamples {
-			srcs = append(srcs, &eventSource{db: s.db, bucket: bucketSamples, next: lo, hi: hi, machine: f.Machine, samples: true})
+			srcs = append(srcs, &eventSource{db: s.db, dec: newEventDecoder(), bucket: bucketSamples, next: lo, hi: hi, machine: f.Machine, samples: true})
 		}
+		// Each source reads and decodes its next chunks in its own goroutine
+		// while the caller works on the current one.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, src := range srcs {
+			src.chunks, src.free = make(chan eventChunk, 2), make(chan []bufferedEvent, 3)
+			wg.Add(1)
+			go func() { defer wg.Done(); src.produce(stop) }()
+		}
+		defer func() { close(stop); wg.Wait() }()
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(mes.MachineEvent{}, err)
@@ -291,18 +312,15 @@ func (s *EventStore) Events(ctx context.Context, f mes.EventFilter) iter.Seq2[me
 					yield(mes.MachineEvent{}, err)
 					return
 				}
-				if len(src.buf) > 0 && (best == nil || string(src.buf[0].tkey) < string(best.buf[0].tkey)) {
+				if src.pos < len(src.buf) && (best == nil || src.buf[src.pos].tkey < best.buf[best.pos].tkey) {
 					best = src
 				}
 			}
 			if best == nil {
 				return
 			}
-			e := best.buf[0]
-			best.buf = best.buf[1:]
-			if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.ev.Kind) {
-				continue
-			}
+			e := &best.buf[best.pos]
+			best.pos++
 			if !yield(e.ev, nil) {
 				return
 			}
@@ -311,61 +329,136 @@ func (s *EventStore) Events(ctx context.Context, f mes.EventFilter) iter.Seq2[me
 }
 
 type bufferedEvent struct {
-	tkey []byte // 8-byte time prefix: merge order
+	tkey uint64 // the key's time prefix: merge order
 	ev   mes.MachineEvent
 }
 
 // eventSource reads one ordered bucket in chunks, resuming after the last
-// key it returned.
+// key it returned. Its producer goroutine reads and decodes chunks; the
+// iterator consumes them.
 type eventSource struct {
+	// Producer side.
 	db      *DB
+	dec     *eventDecoder
+	kinds   []mes.EventKind // nil: all
 	bucket  []byte
 	prefix  []byte // key prefix of an index bucket; the events key follows it
 	next    []byte // seek position of the next chunk
 	hi      []byte
 	machine string // samples: only this machine
 	samples bool
-	buf     []bufferedEvent
+	out     []bufferedEvent // the chunk being read
 	eof     bool
+
+	chunks chan eventChunk
+	free   chan []bufferedEvent // used chunks back to the producer
+
+	// Consumer side.
+	buf  []bufferedEvent
+	pos  int // next event of buf to yield
+	done bool
 }
 
-func (s *eventSource) fill() error {
-	if len(s.buf) > 0 || s.eof {
-		return nil
+type eventChunk struct {
+	events []bufferedEvent
+	err    error
+}
+
+// produce sends chunks until the bucket is done, an error, or stop.
+func (s *eventSource) produce(stop <-chan struct{}) {
+	defer close(s.chunks)
+	for !s.eof {
+		select {
+		case s.out = <-s.free:
+		default:
+			s.out = make([]bufferedEvent, 0, eventsPerRead)
+		}
+		s.out = s.out[:0]
+		err := s.db.bolt.View(s.readChunk)
+		if err == nil && len(s.out) == 0 {
+			continue // every key of the chunk filtered out
+		}
+		select {
+		case s.chunks <- eventChunk{s.out, err}:
+		case <-stop:
+			return
+		}
+		if err != nil {
+			return
+		}
 	}
-	return s.db.bolt.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(s.bucket).Cursor()
-		events := tx.Bucket(bucketEvents)
-		k, v := c.Seek(s.next)
-		for ; k != nil && len(s.buf) < eventsPerRead; k, v = c.Next() {
-			if !bytes.HasPrefix(k, s.prefix) {
-				break
+}
+
+func (s *eventSource) wantKind(kind mes.EventKind) bool {
+	return s.kinds == nil || slices.Contains(s.kinds, kind)
+}
+
+// fill takes the next chunk once the last one is used up, until it has an
+// event or the source is done.
+func (s *eventSource) fill() error {
+	for s.pos >= len(s.buf) && !s.done {
+		if s.buf != nil {
+			select {
+			case s.free <- s.buf:
+			default:
 			}
-			ek := k[len(s.prefix):]
-			if s.hi != nil && string(ek[:8]) >= string(s.hi) {
-				break
+		}
+		c, ok := <-s.chunks
+		s.buf, s.pos = c.events, 0
+		if !ok {
+			s.done = true
+			break
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	return nil
+}
+
+// readChunk reads up to eventsPerRead keys from s.next on.
+func (s *eventSource) readChunk(tx *bbolt.Tx) error {
+	c := tx.Bucket(s.bucket).Cursor()
+	events := tx.Bucket(bucketEvents)
+	read := 0
+	k, v := c.Seek(s.next)
+	for ; k != nil && read < eventsPerRead; k, v = c.Next() {
+		if !bytes.HasPrefix(k, s.prefix) {
+			break
+		}
+		ek := k[len(s.prefix):]
+		if s.hi != nil && string(ek[:8]) >= string(s.hi) {
+			break
+		}
+		read++
+		if s.samples && s.machine != "" && string(ek[8:]) != s.machine {
+			continue
+		}
+		if s.prefix != nil {
+			v = events.Get(ek)
+			if v == nil {
+				return fmt.Errorf("machine index names missing event %x", ek)
 			}
-			if s.samples && s.machine != "" && string(ek[8:]) != s.machine {
+		}
+		if s.kinds != nil && !s.samples {
+			if _, kind, err := eventHeader(v); err == nil && !s.wantKind(kind) {
 				continue
 			}
-			if s.prefix != nil {
-				v = events.Get(ek)
-				if v == nil {
-					return fmt.Errorf("machine index names missing event %x", ek)
-				}
-			}
-			var e mes.MachineEvent
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode event %x: %w", ek, err)
-			}
-			s.buf = append(s.buf, bufferedEvent{tkey: bytes.Clone(ek[:8]), ev: e})
 		}
-		if k == nil || len(s.buf) < eventsPerRead {
-			s.eof = true
-		} else {
-			// Resume at the first key not read: k is still valid here.
-			s.next = bytes.Clone(k)
+		s.out = append(s.out, bufferedEvent{tkey: getU64(ek)})
+		e := &s.out[len(s.out)-1]
+		if err := s.dec.decode(v, &e.ev); err != nil {
+			return fmt.Errorf("decode event %x: %w", ek, err)
 		}
-		return nil
-	})
+		if s.kinds != nil && !s.samples && v[0] == '{' && !s.wantKind(e.ev.Kind) {
+			s.out = s.out[:len(s.out)-1] // a JSON value, whose kind is known only now
+		}
+	}
+	if k == nil || read < eventsPerRead {
+		s.eof = true
+	} else {
+		// Resume at the first key not read: k is still valid here.
+		s.next = bytes.Clone(k)
+	}
+	return nil
 }

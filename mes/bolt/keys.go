@@ -11,7 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// Bucket layout (schema version 1). Every bucket is top-level; values are
+// Bucket layout (schema version 2). Every bucket is top-level; values are
 // JSON unless noted. "u64" is an 8-byte big-endian unsigned integer, "t64"
 // a time as UnixNano with the sign bit flipped (8 bytes, so older sorts
 // first, including before 1970), "\x00" a separator that no id contains.
@@ -25,10 +25,10 @@ import (
 //	waiting            group \x00 t64 created + serial       u64 batch seq
 //	cycles             machine \x00 u64 cycle seq            serial      (CompleteOperation idempotency)
 //	measurements       station \x00 u64 measurement seq      serial      (RecordMeasurement idempotency)
-//	events             t64 source time + u64 event seq       mes.MachineEvent (never expires)
+//	events             t64 source time + u64 event seq       mes.MachineEvent, binary (encoding.go; never expires)
 //	events_by_machine  machine \x00 t64 + u64 event seq      empty       (suffix is the events key)
 //	event_keys         mes.MachineEvent.Key()                events key  (ingestion idempotency)
-//	samples            t64 source time + machine             mes.MachineEvent (EventSample, pruned by retention)
+//	samples            t64 source time + machine             mes.MachineEvent, binary (EventSample, pruned by retention)
 //	users              user id                               storedUser (mes.User with its password hash)
 //	orgs               org id                                mes.Org
 //	sessions           HashSecret(session id)                mes.Session (expired ones dropped at each login)
