@@ -16,6 +16,7 @@ import (
 func TestAPINotFound_WithSPAFallback(t *testing.T) {
 	line := MustLine(t)
 	s, _ := newTestServer(t, line, backendOf(newMemStore(line)))
+	s.Handler() // build the routes to add to
 	s.echo.GET("/*", func(c echo.Context) error { return c.HTML(http.StatusOK, "<!doctype html><title>Pilotline</title>") })
 
 	rec := do(t, s, http.MethodGet, "/api/v1/widgets", "")
