@@ -57,6 +57,11 @@ func (s *Server) handleLine(c echo.Context) error {
 			return fmt.Errorf("encode batches: %w", err)
 		}
 	}
+	if mes.UserFromContext(ctx) == nil {
+		if out["production"], err = withoutOrgs(out["production"]); err != nil {
+			return err
+		}
+	}
 	if out["takt"], err = json.Marshal(s.takt(ctx)); err != nil {
 		return fmt.Errorf("encode takt: %w", err)
 	}
@@ -146,4 +151,30 @@ func (s *Server) configSnapshot() (map[string]json.RawMessage, error) {
 		out[k] = b
 	}
 	return out, nil
+}
+
+// withoutOrgs drops the customer of every batch in the twin's production
+// figures, for the anonymous line view.
+func withoutOrgs(production json.RawMessage) (json.RawMessage, error) {
+	if len(production) == 0 {
+		return production, nil
+	}
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(production, &p); err != nil {
+		return nil, fmt.Errorf("decode production: %w", err)
+	}
+	var batches []map[string]json.RawMessage
+	if len(p["batches"]) > 0 {
+		if err := json.Unmarshal(p["batches"], &batches); err != nil {
+			return nil, fmt.Errorf("decode production batches: %w", err)
+		}
+	}
+	for _, b := range batches {
+		delete(b, "org")
+	}
+	var err error
+	if p["batches"], err = json.Marshal(batches); err != nil {
+		return nil, fmt.Errorf("encode production batches: %w", err)
+	}
+	return json.Marshal(p)
 }

@@ -279,3 +279,24 @@ func TestAudit_AccessTrail(t *testing.T) {
 		assert.NotContains(t, string(e.New), "guess", "passwords never reach the trail")
 	}
 }
+
+// TestAnonymousViewer_LineHidesCustomers: the twin's production figures on
+// the anonymous line view carry no organisation.
+func TestAnonymousViewer_LineHidesCustomers(t *testing.T) {
+	s, _ := newAuthServer(t, func(s *Server) { s.AnonymousViewer = true })
+	hub := twin.NewHub(s.Line, twin.HubOptions{})
+	s.Twin = hub
+	hub.SetProduction(twin.Production{Batches: []twin.BatchProgress{{ID: "B000001", Org: "acme", Quantity: 5}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); hub.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return len(hub.Snapshot().Production.Batches) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	rec := send(t, s, "GET", "/api/v1/line", "")
+	requireStatus(t, http.StatusOK, rec)
+	assert.Contains(t, rec.Body.String(), "B000001")
+	assert.NotContains(t, rec.Body.String(), "acme")
+	rec = do(t, s, "GET", "/api/v1/line", "")
+	assert.Contains(t, rec.Body.String(), "acme", "staff see the customer")
+}
