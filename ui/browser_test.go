@@ -66,7 +66,7 @@ func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *live
 			}
 		}
 	}()
-	l.srv = &Server{Addr: addr, Logger: logger, Line: line, Twin: hub}
+	l.srv = &Server{Addr: addr, Logger: logger, Line: line, Twin: hub, AnonymousViewer: true}
 	require.NoError(tb, l.srv.Open())
 	tb.Cleanup(l.stop)
 	return l

@@ -88,7 +88,7 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 		p.Grinders[o.ID] = twin.OEE{Availability: o.Availability, Performance: o.EffectivenessCapped, Quality: o.Quality, OEE: o.OEECapped}
 	}
 	for _, b := range batches {
-		bp := twin.BatchProgress{ID: b.ID, Product: b.Product, Org: b.Org, State: b.State, Quantity: b.Quantity, Started: b.Started, Completed: b.Completed, Scrap: b.Scrap}
+		bp := twin.BatchProgress{ID: b.ID, Product: b.Product, State: b.State, Quantity: b.Quantity, Started: b.Started, Completed: b.Completed, Scrap: b.Scrap}
 		if prod, ok := line.Product(b.Product); ok {
 			bp.ProductName, bp.ProductNameZH = prod.Name, prod.NameZH
 		}

@@ -74,9 +74,18 @@ export function connect(url, on) {
         on.status("dropped", new Date());
       }
     };
-    ws.onclose = () => {
+    ws.onclose = async () => {
       if (!since) since = new Date();
       on.status("reconnecting", since);
+      // A closed stream may mean the session ended: sign in again rather
+      // than retry forever. Any other answer (or none) means retry.
+      try {
+        const res = await fetch("/api/v1/line", { credentials: "same-origin" });
+        if (res.status === 401) {
+          location.href = "/login.html?next=" + encodeURIComponent(location.pathname);
+          return;
+        }
+      } catch (_) { /* server down: retry below */ }
       const wait = Math.min(10000, 400 * 2 ** retry++) * (0.75 + Math.random() * 0.5);
       setTimeout(open, wait);
     };
