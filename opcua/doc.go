@@ -5,5 +5,57 @@
 //
 // The information model shared with the simulated line (opcua/sim) is in
 // model.go. The package name clashes with gopcua's; gopcua is imported as
-// gopcua and its ua package as ua.
+// gopcua and its ua package as opua (model.go declares a helper named ua).
+//
+// # How it reads the line
+//
+// Acquisition runs one goroutine per endpoint; endpoints never wait for each
+// other. Each connection first resolves every node by browse path: the
+// machines are found under Objects/MA:Machines by browse name (Machine.Node,
+// default the id; a lone machine also by its MT:MachineToolType type
+// definition), robots and stations under Objects/PL:Cell, and every signal
+// of model.go by TranslateBrowsePathsToNodeIds, or by a level-by-level
+// Browse walk on servers without that service. Node ids are never kept
+// across connections.
+//
+// In poll mode one cycle is one batched Read of every node on the endpoint
+// plus the heartbeat (Server/ServerStatus/CurrentTime), split into requests
+// of at most the server's MaxNodesPerRead (never more than 1,000, and small
+// enough that no response exceeds ~40 KiB, because some servers cannot chunk
+// responses). An advertised limit below 100 is treated as a hint: the client
+// tries larger requests and falls back to the advertised value if the server
+// answers BadTooManyOperations. In subscribe mode the endpoint is read once,
+// then followed by one subscription (monitored items created in batches),
+// with a heartbeat Read every interval.
+//
+// Every request of a cycle must answer within one poll interval (at least
+// 250 ms): a stalled server or dead connection marks the endpoint's objects
+// comm_lost (EventCommLost) within two intervals. The endpoint then
+// reconnects with exponential backoff and jitter, resolves its nodes again,
+// re-creates its subscription, reports EventCommRestored and the current
+// state.
+//
+// # Events
+//
+// Events are derived from what changed since the previous read, identically
+// in both modes: EventState when PL:Process/State or the MT operation mode
+// changes; one EventCounter per part when PL:Process/PL:PartsCounter
+// advances; EventCycle when PL:LastCycle/Seq changes; EventAlarmRaised and
+// EventAlarmCleared from the alarm ring; EventMeasurement when
+// PL:LastMeasurement/Seq changes; EventRobot and EventStation when a cell
+// object changes. EventSample carries the process values and is sent only
+// when one of them changed since the last sample (at most once per machine
+// per poll or notification burst), so an idle machine costs no storage.
+// What was seen (counter, cycle and measurement sequence numbers, alarms) is
+// kept across reconnects, so nothing is reported twice by one process; the
+// store is idempotent by MachineEvent.Key for the rest.
+//
+// # Security
+//
+// Security policy None or Basic256Sha256 with mode Sign or SignAndEncrypt,
+// anonymous or user/password (the password from the environment variable
+// named in the configuration). The client certificate (RSA 2048,
+// self-signed, application URI urn:pilotline:client in its subjectAltName)
+// is created on first start in DataDir/pki/client.crt.pem and
+// client.key.pem; servers must be told to trust it.
 package opcua

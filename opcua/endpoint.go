@@ -327,7 +327,8 @@ func isMachineToolType(c *gopcua.Client, td *opua.ExpandedNodeID) bool {
 const responseBudget = 40 << 10
 
 // valueSize estimates the encoded size of one DataValue of the given type,
-// with both timestamps.
+// with its timestamps and a status code (a margin: polls ask for the source
+// timestamp only).
 func valueSize(typ string) int {
 	const overhead = 1 + 1 + 8 + 8 + 4
 	switch typ {
@@ -394,7 +395,7 @@ var heartbeatNode = opua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime)
 func (e *endpoint) readAll(ctx context.Context, s *session) error {
 	for k := 0; k < len(s.chunks); k++ {
 		ch := s.chunks[k]
-		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnBoth, NodesToRead: make([]*opua.ReadValueID, 0, len(ch)+1)}
+		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnSource, NodesToRead: make([]*opua.ReadValueID, 0, len(ch)+1)}
 		off := 0
 		if k == 0 {
 			req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: heartbeatNode, AttributeID: opua.AttributeIDValue})

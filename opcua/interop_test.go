@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,7 +112,7 @@ func nodeServer(t *testing.T, spec map[string]any) string {
 
 	cmd := exec.Command("node", "server.js", specPath)
 	cmd.Dir = interopDir
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -152,6 +153,24 @@ func nodeServer(t *testing.T, spec map[string]any) string {
 		t.Fatalf("node server.js did not start: %s", stderr.String())
 	}
 	return ""
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func grinderSpec(values map[string]any) []map[string]any {
@@ -220,4 +239,23 @@ func TestInteropReadsNodeOPCUAServer(t *testing.T) {
 			require.NoError(t, a.Dispatch(ctx, mes.Job{Machine: "G01", Serial: "NB-00043", Program: "O2020_HEAD", ProgramVersion: "2.0"}))
 		})
 	}
+	t.Run("wrong password is refused", func(t *testing.T) {
+		t.Setenv("PILOTLINE_INTEROP_PASSWORD", "wrong")
+		cfg := &mes.LineConfig{Name: "interop", Acquisition: mes.Acquisition{Mode: mes.ModePoll, PollIntervalMS: 200, PublishIntervalMS: 200,
+			SecurityPolicy: "Basic256Sha256", SecurityMode: "SignAndEncrypt", Username: "mes", PasswordEnv: "PILOTLINE_INTEROP_PASSWORD"},
+			Endpoints: []mes.Endpoint{{ID: "N1", URL: url}},
+			Machines:  []mes.Machine{{ID: "G01", Kind: mes.KindGrinder, Endpoint: "N1"}}}
+		s := &sink{}
+		a, err := opcua.New(opcua.Options{Line: cfg, DataDir: t.TempDir(), Sink: s, Logger: logger()})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		require.Eventually(t, func() bool { return len(s.of("G01", mes.EventCommLost)) == 1 }, 60*time.Second, 20*time.Millisecond)
+		st := a.Status()[0]
+		assert.False(t, st.CommOK)
+		assert.NotEmpty(t, st.LastError)
+		assert.Empty(t, s.of("G01", mes.EventCycle))
+	})
 }

@@ -69,9 +69,16 @@ func startLine(t *testing.T, mode string, autorun bool) (*sim.Line, *opcua.Acqui
 	cfg.Simulation.MTBFS = 0 // jobs run to the end
 	cfg.Acquisition.Mode = mode
 	cfg.Acquisition.PollIntervalMS = 100
-	cfg.Acquisition.PublishIntervalMS = 100
+	if raceEnabled {
+		cfg.Acquisition.PollIntervalMS = 600
+	}
+	cfg.Acquisition.PublishIntervalMS = cfg.Acquisition.PollIntervalMS
 	ctx, cancel := context.WithCancel(context.Background())
-	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: 2000, Seed: 11, PortBase: 0, Autorun: autorun, Logger: logger()})
+	speed := 2000.0 // a job takes ~0.4 s: several polls see it grinding
+	if raceEnabled {
+		speed = 200
+	}
+	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: speed, Seed: 11, PortBase: 0, Autorun: autorun, Logger: logger()})
 	require.NoError(t, err)
 	bound := line.Bind(cfg)
 	require.NotNil(t, bound)
@@ -137,7 +144,7 @@ func assertCountersOnce(t *testing.T, s *sink, machine string) {
 	}
 }
 
-const long = 60 * time.Second
+const long = 90 * time.Second
 
 func TestSimulatedLineEndToEnd(t *testing.T) {
 	line, a, s := startLine(t, mes.ModePoll, false)

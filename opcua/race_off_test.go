@@ -1,0 +1,5 @@
+//go:build !race
+
+package opcua_test
+
+const raceEnabled = false
