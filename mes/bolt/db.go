@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is the layout this code reads and writes (see keys.go).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Defaults for Options.
 const (
@@ -77,6 +77,7 @@ var migrations = []func(tx *bbolt.Tx) error{
 		return nil
 	},
 	1: migrateEventsToBinary,
+	2: dropEventsByMachine,
 }
 
 // Open opens (creating it and its directory if needed) the store at path,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	bbolt "go.etcd.io/bbolt"
+	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Stored machine events (buckets events and samples) use a compact binary
@@ -532,6 +533,16 @@ func migrateEventsToBinary(tx *bbolt.Tx) error {
 				break
 			}
 		}
+	}
+	return nil
+}
+
+// dropEventsByMachine (schema 2 → 3) deletes the per-machine event index:
+// one machine's events are now read by scanning the period, and the index
+// had cost every commit a dirty page per machine.
+func dropEventsByMachine(tx *bbolt.Tx) error {
+	if err := tx.DeleteBucket(bucketEventsByMachine); err != nil && !errors.Is(err, bbolterrors.ErrBucketNotFound) {
+		return err
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func writeSchema1Store(t *testing.T, path string, events []mes.MachineEvent) {
 	}))
 }
 
-func TestMigrate_Schema1JSONEventsToBinary(t *testing.T) {
+func TestMigrate_Schema1ToCurrent(t *testing.T) {
 	ctx := context.Background()
 	var old []mes.MachineEvent
 	i := 0
@@ -192,6 +192,7 @@ func TestMigrate_Schema1JSONEventsToBinary(t *testing.T) {
 	stored := 0
 	require.NoError(t, db.bolt.View(func(tx *bbolt.Tx) error {
 		version = getU64(tx.Bucket(bucketMeta).Get(keySchema))
+		assert.Nil(t, tx.Bucket(bucketEventsByMachine), "the per-machine index of schema 2 is dropped")
 		for _, name := range [][]byte{bucketEvents, bucketSamples} {
 			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
 				stored++

@@ -214,12 +214,11 @@ func (w *eventWriter) take() ([]*publishReq, int) {
 
 func (w *eventWriter) commit(batch []*publishReq, n int) error {
 	err := w.db.bolt.Update(func(tx *bbolt.Tx) error {
-		events, byMachine, keys, samples := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByMachine),
-			tx.Bucket(bucketEventKeys), tx.Bucket(bucketSamples)
+		events, keys, samples := tx.Bucket(bucketEvents), tx.Bucket(bucketEventKeys), tx.Bucket(bucketSamples)
 		// Events arrive roughly in time order, so their pages fill from the
 		// end: packing them full instead of half halves the bytes each
 		// commit has to sync.
-		events.FillPercent, byMachine.FillPercent, samples.FillPercent = appendFill, appendFill, appendFill
+		events.FillPercent, samples.FillPercent = appendFill, appendFill
 		for _, r := range batch {
 			for _, rec := range r.recs {
 				if rec.sample {
@@ -241,9 +240,6 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 				}
 				ek := eventKey(rec.t, seq)
 				if err := events.Put(ek, rec.val); err != nil {
-					return err
-				}
-				if err := byMachine.Put(cat(machinePrefix(rec.machine), ek), nil); err != nil {
 					return err
 				}
 				if err := keys.Put(rec.key, ek); err != nil {
@@ -282,11 +278,7 @@ func (s *EventStore) Events(ctx context.Context, f mes.EventFilter) iter.Seq2[me
 	return func(yield func(mes.MachineEvent, error) bool) {
 		var srcs []*eventSource
 		if wantOthers {
-			src := &eventSource{db: s.db, dec: newEventDecoder(), kinds: f.Kinds, bucket: bucketEvents, next: lo, hi: hi}
-			if f.Machine != "" {
-				src.bucket, src.prefix, src.next = bucketEventsByMachine, machinePrefix(f.Machine), cat(machinePrefix(f.Machine), lo)
-			}
-			srcs = append(srcs, src)
+			srcs = append(srcs, &eventSource{db: s.db, dec: newEventDecoder(), kinds: f.Kinds, bucket: bucketEvents, next: lo, hi: hi, machine: f.Machine})
 		}
 		if wantSamples {
 			srcs = append(srcs, &eventSource{db: s.db, dec: newEventDecoder(), bucket: bucketSamples, next: lo, hi: hi, machine: f.Machine, samples: true})
@@ -342,10 +334,9 @@ type eventSource struct {
 	dec     *eventDecoder
 	kinds   []mes.EventKind // nil: all
 	bucket  []byte
-	prefix  []byte // key prefix of an index bucket; the events key follows it
 	next    []byte // seek position of the next chunk
 	hi      []byte
-	machine string // samples: only this machine
+	machine string // only this machine
 	samples bool
 	out     []bufferedEvent // the chunk being read
 	eof     bool
@@ -416,42 +407,35 @@ func (s *eventSource) fill() error {
 	return nil
 }
 
-// readChunk reads up to eventsPerRead keys from s.next on.
+// readChunk reads up to eventsPerRead keys from s.next on. Events of
+// other machines or kinds are skipped after reading their header: one
+// machine's events are a scan of the period rather than an index, because
+// a per-machine index cost every commit a page per machine.
 func (s *eventSource) readChunk(tx *bbolt.Tx) error {
 	c := tx.Bucket(s.bucket).Cursor()
-	events := tx.Bucket(bucketEvents)
 	read := 0
 	k, v := c.Seek(s.next)
 	for ; k != nil && read < eventsPerRead; k, v = c.Next() {
-		if !bytes.HasPrefix(k, s.prefix) {
-			break
-		}
-		ek := k[len(s.prefix):]
-		if s.hi != nil && string(ek[:8]) >= string(s.hi) {
+		if s.hi != nil && string(k[:8]) >= string(s.hi) {
 			break
 		}
 		read++
-		if s.samples && s.machine != "" && string(ek[8:]) != s.machine {
-			continue
-		}
-		if s.prefix != nil {
-			v = events.Get(ek)
-			if v == nil {
-				return fmt.Errorf("machine index names missing event %x", ek)
+		if s.samples {
+			if s.machine != "" && string(k[8:]) != s.machine {
+				continue
 			}
-		}
-		if s.kinds != nil && !s.samples {
-			if _, kind, err := eventHeader(v); err == nil && !s.wantKind(kind) {
+		} else if s.kinds != nil || s.machine != "" {
+			if machine, kind, err := eventHeader(v); err == nil && (!s.wantKind(kind) || s.machine != "" && string(machine) != s.machine) {
 				continue
 			}
 		}
-		s.out = append(s.out, bufferedEvent{tkey: getU64(ek)})
+		s.out = append(s.out, bufferedEvent{tkey: getU64(k)})
 		e := &s.out[len(s.out)-1]
 		if err := s.dec.decode(v, &e.ev); err != nil {
-			return fmt.Errorf("decode event %x: %w", ek, err)
+			return fmt.Errorf("decode event %x: %w", k, err)
 		}
-		if s.kinds != nil && !s.samples && v[0] == '{' && !s.wantKind(e.ev.Kind) {
-			s.out = s.out[:len(s.out)-1] // a JSON value, whose kind is known only now
+		if v[0] == '{' && (!s.wantKind(e.ev.Kind) || s.machine != "" && e.ev.Machine != s.machine) {
+			s.out = s.out[:len(s.out)-1] // a JSON value, known only now
 		}
 	}
 	if k == nil || read < eventsPerRead {

@@ -11,7 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// Bucket layout (schema version 2). Every bucket is top-level; values are
+// Bucket layout (schema version 3). Every bucket is top-level; values are
 // JSON unless noted. "u64" is an 8-byte big-endian unsigned integer, "t64"
 // a time as UnixNano with the sign bit flipped (8 bytes, so older sorts
 // first, including before 1970), "\x00" a separator that no id contains.
@@ -26,7 +26,6 @@ import (
 //	cycles             machine \x00 u64 cycle seq            serial      (CompleteOperation idempotency)
 //	measurements       station \x00 u64 measurement seq      serial      (RecordMeasurement idempotency)
 //	events             t64 source time + u64 event seq       mes.MachineEvent, binary (encoding.go; never expires)
-//	events_by_machine  machine \x00 t64 + u64 event seq      empty       (suffix is the events key)
 //	event_keys         mes.MachineEvent.Key()                events key  (ingestion idempotency)
 //	samples            t64 source time + machine             mes.MachineEvent, binary (EventSample, pruned by retention)
 //	users              user id                               storedUser (mes.User with its password hash)
@@ -60,7 +59,7 @@ var (
 	bucketCycles          = []byte("cycles")
 	bucketMeasurements    = []byte("measurements")
 	bucketEvents          = []byte("events")
-	bucketEventsByMachine = []byte("events_by_machine")
+	bucketEventsByMachine = []byte("events_by_machine") // schema ≤ 2 only
 	bucketEventKeys       = []byte("event_keys")
 	bucketSamples         = []byte("samples")
 
@@ -92,7 +91,7 @@ var accessBuckets = [][]byte{
 // allBuckets lists the buckets of the current schema.
 var allBuckets = [][]byte{
 	bucketMeta, bucketProducts, bucketBatches, bucketBurs, bucketBursByBatch, bucketWaiting,
-	bucketCycles, bucketMeasurements, bucketEvents, bucketEventsByMachine, bucketEventKeys, bucketSamples,
+	bucketCycles, bucketMeasurements, bucketEvents, bucketEventKeys, bucketSamples,
 }
 
 // bookingBuckets hold bookings, the capacity calendar and portal
