@@ -72,13 +72,34 @@ func BenchmarkIngest_a_GroupCommit64(b *testing.B) {
 	benchGroupCommit(b, 64, 1)
 }
 
-// (a') the same with the batches acquisition really publishes: one poll's
-// worth of events per call.
+// (a') the same with 8 events per call, each call spread over 8 machines.
 func BenchmarkIngest_a_GroupCommit64x8(b *testing.B) {
 	benchGroupCommit(b, 64, 8)
 }
 
+// (a”) what acquisition really does: one publisher per machine endpoint,
+// each call one poll's events of that machine — the 25-grinder line with
+// 32 events per poll, and a 1,000-machine plant with 10.
+func BenchmarkIngest_a_Line25x32(b *testing.B) {
+	benchGroupCommitMachines(b, 25, 32)
+}
+
+func BenchmarkIngest_a_Plant1000x10(b *testing.B) {
+	benchGroupCommitMachines(b, 1000, 10)
+}
+
 func benchGroupCommit(b *testing.B, publishers, perCall int) {
+	benchIngest(b, publishers, perCall, false)
+}
+
+func benchGroupCommitMachines(b *testing.B, publishers, perCall int) {
+	benchIngest(b, publishers, perCall, true)
+}
+
+// benchIngest runs publishers that each publish perCall events per call and
+// wait for the acknowledgement; with perMachine, publisher p publishes only
+// machine p's events, as one acquisition endpoint does.
+func benchIngest(b *testing.B, publishers, perCall int, perMachine bool) {
 	db := benchStore(b)
 	events := bolt.NewEventStore(db)
 	ctx := context.Background()
@@ -100,6 +121,9 @@ func benchGroupCommit(b *testing.B, publishers, perCall int) {
 				evs := make([]mes.MachineEvent, perCall)
 				for j := range evs {
 					evs[j] = kbEvent(i*uint64(perCall) + uint64(j))
+					if perMachine {
+						evs[j].Machine = fmt.Sprintf("M%04d", p+1)
+					}
 				}
 				t := time.Now()
 				if err := events.Publish(ctx, evs...); err != nil {
