@@ -24,6 +24,7 @@ Commands:
   serve    run the MES: simulated line (or real machines), acquisition, store, twin web view and API
   sim      serve the simulated line over OPC UA only
   backup   write a consistent copy of the store to a file
+  soak     run the binary through a simulated shift with faults and check the invariants
   version  print the version
   help     this text
 
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMain(ctx, NewSimMain(stdout, stderr), rest, stderr)
 	case "backup":
 		return runMain(ctx, NewBackupMain(stdout, stderr), rest, stderr)
+	case "soak":
+		return runMain(ctx, NewSoakMain(stdout, stderr), rest, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "pilotline", Version())
 		return 0

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// asBinaryEnv makes the test binary behave as the pilotline binary, so the
+// soak test runs `sim` and `serve` as real child processes of this very
+// code without a separate build step.
+const asBinaryEnv = "PILOTLINE_TEST_AS_BINARY"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asBinaryEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSoak_ShortShift is `make soak` in small: a one-hour shift at high
+// speed with endpoint kills, a row kill, a stall, alarm storms,
+// maintenance, two SIGKILLs of the MES, WebSocket viewers (a fifth never
+// read) and a malformed-request burst, against the real processes; every
+// invariant must hold.
+func TestSoak_ShortShift(t *testing.T) {
+	bin, err := os.Executable()
+	require.NoError(t, err)
+	t.Setenv(asBinaryEnv, "1")
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	m := NewSoakMain(&stdout, &stderr)
+	require.NoError(t, m.ParseFlags(context.Background(), []string{
+		"--bin", bin, "--out", out, "--seed", "7", "--shift", "1h", "--speed", "120",
+		"--viewers", "20", "--kills", "2", "--faults", "2", "--log-level", "warn",
+	}))
+	err = m.Run(context.Background())
+	require.NoError(t, m.Close())
+	if err != nil {
+		t.Logf("report:\n%s\nsoak log:\n%s", stdout.String(), stderr.String())
+	}
+	require.NoError(t, err, "every invariant holds")
+
+	res := m.result
+	require.NotNil(t, res)
+	assert.Equal(t, 2, res.MESKills, "the MES was killed twice and came back")
+	assert.Positive(t, res.CountedJobs, "grinders counted jobs")
+	assert.Equal(t, res.CountedJobs, res.GenealogyRecords, "each counted job has its genealogy record")
+	assert.Positive(t, res.AckedEvents, "events were read before the kills and re-read after")
+	assert.Equal(t, 4, res.SlowDropped, "the four slow viewers were dropped")
+	assert.Positive(t, res.LatencyN, "fast viewers received deltas")
+	assert.Positive(t, res.Malformed, "the malformed burst ran")
+	assert.Equal(t, res.DigestBefore, res.DigestAfter)
+	for _, f := range []string{"report.txt", "report.html", "soak.json"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "seed", f)
+	}
+	assert.Contains(t, stdout.String(), "PASS")
+}
+
+func TestSoak_Flags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"short shift", []string{"--shift", "1m"}, "--shift"},
+		{"zero speed", []string{"--speed", "0"}, "--speed"},
+		{"too many viewers", []string{"--viewers", "5000"}, "--viewers"},
+		{"empty out", []string{"--out", ""}, "--out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewSoakMain(&bytes.Buffer{}, &bytes.Buffer{})
+			err := m.ParseFlags(context.Background(), tt.args)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	shift := 8 * time.Hour
+	a := schedule(3, shift, 4, 2)
+	assert.Equal(t, a, schedule(3, shift, 4, 2), "same seed, same schedule")
+	assert.NotEqual(t, a, schedule(4, shift, 4, 2), "another seed, another schedule")
+
+	kinds := map[string]int{}
+	down := map[string]int{}
+	for i, f := range a {
+		if i > 0 {
+			assert.GreaterOrEqual(t, f.At, a[i-1].At, "in time order")
+		}
+		assert.LessOrEqual(t, f.At, time.Duration(float64(shift)*0.85), "%s: the line is whole for the end-of-shift checks", f)
+		kinds[f.Kind]++
+		for _, id := range f.IDs {
+			switch f.Kind {
+			case "endpoint-stop", "stall-on", "maint-on":
+				down[f.Kind+id]++
+			case "endpoint-start":
+				down["endpoint-stop"+id]--
+			case "stall-off":
+				down["stall-on"+id]--
+			case "maint-off":
+				down["maint-on"+id]--
+			}
+		}
+	}
+	for k, n := range down {
+		assert.Zero(t, n, "%s is undone", k)
+	}
+	assert.Equal(t, 2, kinds["mes-kill"])
+	assert.Equal(t, 1, kinds["malformed"])
+	for _, k := range []string{"endpoint-stop", "stall-on", "alarm-storm", "maint-on"} {
+		assert.Positive(t, kinds[k], k)
+	}
+	var row bool
+	for _, f := range a {
+		row = row || (f.Kind == "endpoint-stop" && len(f.IDs) == 5)
+	}
+	assert.True(t, row, "a whole row of grinders is killed")
+}
+
+func TestSoakResult_ReportNamesBrokenInvariants(t *testing.T) {
+	r := &soakResult{Seed: 9, Samples: []soakSample{{OffsetS: 0, RSSMB: 30}, {OffsetS: 60, RSSMB: 31, Completed: 2}}}
+	r.fail("no serial twice", "serial %s appears %d times", "B1-00001", 2)
+	r.fail("no serial twice", "serial %s appears %d times", "B1-00002", 2)
+	r.fail("slow viewers dropped", "1 still open")
+	assert.Equal(t, []string{"no serial twice", "slow viewers dropped"}, r.broken())
+	txt := r.text()
+	assert.Contains(t, txt, "[BROKEN] no serial twice")
+	assert.Contains(t, txt, "[ok    ] takt matches the raw events")
+	assert.Contains(t, txt, "B1-00002 appears 2 times")
+	assert.True(t, strings.HasSuffix(txt, "FAIL: no serial twice; slow viewers dropped\n"))
+	assert.Contains(t, r.html(), "<svg")
+}
+
+func TestPercentile(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		p    float64
+		want float64
+	}{
+		{nil, 99, 0},
+		{[]float64{5}, 99, 5},
+		{[]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 50, 5},
+		{[]float64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, 95, 10},
+		{[]float64{3, 1, 2}, 99, 3},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, percentile(tt.in, tt.p), "%v p%v", tt.in, tt.p)
+	}
+}
