@@ -168,6 +168,13 @@ func (t *burTx) finish(d mes.BurDisposition, reason string, at time.Time) error 
 		return err
 	}
 	t.bur.Disposition, t.bur.ScrapReason, t.bur.Finished, t.bur.Machine = d, reason, at.UTC(), ""
+	if d != mes.BurGood {
+		// A failed bur opens its nonconformance records in the same
+		// transaction, so no failure can go without one.
+		if err := openNCsTx(t.tx, t.bur, at); err != nil {
+			return err
+		}
+	}
 	switch d {
 	case mes.BurGood:
 		t.batch.Completed++

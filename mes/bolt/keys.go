@@ -41,6 +41,10 @@ import (
 //	reservations_by_group  group \x00 t64 blocked start + u64 reservation seq: t64 blocked end
 //	notifications      u64 notification seq                  mes.Notification
 //	notifications_by_org   org \x00 u64 notification seq: empty
+//	ncs                u64 nc seq (id "NC" + 6 digits)       mes.Nonconformance
+//	ncs_by_batch       batch \x00 u64 nc seq                empty
+//	signatures         u64 signature seq (id "S" + 6 digits) mes.Signature
+//	signatures_by_record  record type \x00 record id \x00 u64 signature seq: empty
 //
 // IMPORTANT: within one group of reservations_by_group the blocked windows
 // never overlap, so the only earlier entry that can reach into a window is
@@ -68,6 +72,11 @@ var (
 	bucketReservationsByGroup = []byte("reservations_by_group")
 	bucketNotifications       = []byte("notifications")
 	bucketNotificationsByOrg  = []byte("notifications_by_org")
+
+	bucketNCs                = []byte("ncs")
+	bucketNCsByBatch         = []byte("ncs_by_batch")
+	bucketSignatures         = []byte("signatures")
+	bucketSignaturesByRecord = []byte("signatures_by_record")
 
 	bucketUsers        = []byte("users")
 	bucketOrgs         = []byte("orgs")
@@ -171,3 +180,7 @@ func eventKey(t time.Time, seq uint64) []byte { return cat(t64(t), u64(seq)) }
 func machinePrefix(machine string) []byte { return append([]byte(machine), sep) }
 
 func sampleKey(t time.Time, machine string) []byte { return cat(t64(t), []byte(machine)) }
+
+// qaBuckets hold nonconformances and e-signatures; like accessBuckets they
+// are created at open when missing.
+var qaBuckets = [][]byte{bucketNCs, bucketNCsByBatch, bucketSignatures, bucketSignaturesByRecord}
