@@ -33,6 +33,8 @@ type ServeMain struct {
 	AdminPWEnv     string
 	TLSCert        string
 	TLSKey         string
+	LockOut        time.Duration
+	AutoRelease    bool
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
@@ -80,6 +82,8 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	fs.StringVar(&m.AdminPWEnv, "admin-password-env", "PILOTLINE_ADMIN_PASSWORD", "environment `VAR` holding the first admin's password; unset at first start: a one-time setup token is printed instead")
 	fs.StringVar(&m.TLSCert, "tls-cert", "", "PEM certificate `FILE`: serve HTTPS (with --tls-key)")
 	fs.StringVar(&m.TLSKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
+	fs.DurationVar(&m.LockOut, "booking-lockout", mes.DefaultBookingLockOut, "pilot-run bookings freeze this long before their start: customers can no longer cancel")
+	fs.BoolVar(&m.AutoRelease, "auto-release", true, "release a booked run's batch to the line when its window starts; false leaves it planned for an engineer")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -91,6 +95,9 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	}
 	if m.Tick < 10*time.Millisecond || m.Tick > 10*time.Second {
 		return fmt.Errorf("--tick: must be 10ms..10s, got %v", m.Tick)
+	}
+	if m.LockOut < 0 || m.LockOut > 90*24*time.Hour {
+		return fmt.Errorf("--booking-lockout: must be 0..2160h, got %v", m.LockOut)
 	}
 	if (m.TLSCert == "") != (m.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -193,11 +200,21 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		AnonymousViewer: m.Anonymous, SetupToken: setupToken, TLSCert: m.TLSCert, TLSKey: m.TLSKey,
 		Health: func(context.Context) map[string]any { return m.health() },
 	}
+	bookings, calendar := bolt.NewBookingService(db), bolt.NewCalendarService(db, line)
+	m.http.Portal = ui.Portal{Bookings: bookings, Calendar: calendar, Notifications: bookings, LockOut: m.LockOut,
+		Quoter: &mes.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches}}
+	scheduler := &mes.BookingScheduler{Bookings: bookings, Batches: m.batches, Products: m.products,
+		Logger: m.logger.With("component", "bookings"), LockOut: m.LockOut, AutoRelease: m.AutoRelease, Now: clock}
 	if err := m.http.Open(); err != nil {
 		return err
 	}
 
 	m.goRun(func() { m.hub.Run(ctx) })
+	m.goRun(func() {
+		if err := scheduler.Run(ctx); err != nil {
+			m.logger.Error("booking scheduler stopped", "err", err)
+		}
+	})
 	m.goRun(func() {
 		if err := m.dispatcher.Run(ctx); err != nil {
 			m.logger.Error("dispatcher stopped", "err", err)

@@ -168,7 +168,11 @@ func TestServe_LineProducesBurs(t *testing.T) {
 			Pass bool `json:"pass"`
 		} `json:"results"`
 	}
-	require.Equal(t, http.StatusOK, getJSONWith(t, staff, base+"api/v1/burs/"+good, &bur))
+	// The measurement makes a bur good; the inspection operation's own
+	// record closes a moment later, when the robot unloads the station.
+	eventually(t, 30*time.Second, "the inspection operation of "+good, func() bool {
+		return getJSONWith(t, staff, base+"api/v1/burs/"+good, &bur) == http.StatusOK && len(bur.Operations) == 5
+	})
 	require.Len(t, bur.Operations, 5, "one genealogy record per operation of the route")
 	wantGroupRow := map[int][]string{10: {"G01", "G02", "G03", "G04", "G05"}, 20: {"G06", "G07", "G08", "G09", "G10"}, 40: {"G21", "G22", "G23", "G24", "G25"}, 50: {"QC1"}}
 	for _, op := range bur.Operations {
