@@ -2,6 +2,7 @@ package mes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -517,4 +518,176 @@ func (m *SPCMonitor) raise(ctx context.Context, p *Product, b *Bur, a SPCAlert) 
 		return err
 	}
 	return nil
+}
+
+// SignatureWalker walks every stored signature.
+type SignatureWalker interface {
+	// AllSignatures yields every signature in ID order.
+	AllSignatures(ctx context.Context) iter.Seq2[*Signature, error]
+}
+
+// StoreReport is what VerifyStore checked and found.
+type StoreReport struct {
+	AuditEntries int       `json:"audit_entries"`
+	AuditHead    ChainHead `json:"audit_head"` // head recorded by the store
+	Signatures   int       `json:"signatures"`
+	NCs          int       `json:"ncs"`
+	Superseded   []string  `json:"superseded"` // "reviewed" signatures on a record QA changed since (not tampering)
+	Problems     []string  `json:"problems"`   // each names an alteration
+}
+
+// OK reports whether nothing was found altered.
+func (r *StoreReport) OK() bool { return len(r.Problems) == 0 }
+
+func (r *StoreReport) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// VerifyStore walks the whole audit chain and the stored quality records
+// and reports every alteration it finds, not just the first: entries whose
+// content does not match their hash or whose links are broken, a chain
+// that ends before the recorded head, NCs that differ from their last audit
+// entry, signatures that differ from their "sign" entry, and signatures
+// whose record hash no longer matches the batch's content.
+//
+// A "reviewed" signature on a batch whose NCs QA changed after it (each
+// change in the audit trail) is superseded, not altered. Errors: only
+// failures to read the store.
+func (src TraceSource) VerifyStore(ctx context.Context, sigs SignatureWalker) (*StoreReport, error) {
+	r := &StoreReport{Problems: []string{}, Superseded: []string{}}
+	head, err := src.Audit.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.AuditHead = head
+	ncLast := map[string]AuditEntry{}   // nc id → its last audit entry
+	signEntry := map[string]AuditEntry{} // signature id → its sign entry
+	lastNCChange := map[string]uint64{}  // batch → seq of its last NC audit entry
+	prev := ChainHead{}
+	for e, err := range src.Audit.AuditEntries(ctx, AuditFilter{}) {
+		if err != nil {
+			r.problem("audit trail unreadable after seq %d: %v (entry bytes altered)", prev.Seq, err)
+			break
+		}
+		r.AuditEntries++
+		if lerr := checkLink(prev, e); lerr != nil {
+			r.problem("%v", lerr)
+		}
+		prev = e.Head()
+		switch e.ObjectType {
+		case AuditObjectNC:
+			ncLast[e.ObjectID] = e
+			lastNCChange[e.Batch] = e.Seq
+		case AuditObjectSignature:
+			if e.Action == AuditSign {
+				signEntry[e.ObjectID] = e
+			}
+		}
+	}
+	if prev.Seq != head.Seq || prev.Hash != head.Hash {
+		r.problem("audit chain ends at seq %d %s but the store's head is seq %d %s (entries removed or head altered)", prev.Seq, prev.Hash, head.Seq, head.Hash)
+	}
+
+	ids := make([]string, 0, len(ncLast))
+	for id := range ncLast {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		le := ncLast[id]
+		r.NCs++
+		nc, err := src.NCs.FindNC(ctx, id)
+		var logged Nonconformance
+		switch {
+		case err != nil:
+			r.problem("nc %s of the audit trail: %s (record removed or altered)", id, mesOrErr(err))
+		case json.Unmarshal(le.New, &logged) != nil || !sameNC(logged, *nc):
+			r.problem("nc %s differs from its audit entry seq %d (record altered)", id, le.Seq)
+		}
+	}
+
+	checked := map[string]bool{}
+	for s, err := range sigs.AllSignatures(ctx) {
+		if err != nil {
+			r.problem("signatures unreadable: %v (record bytes altered)", err)
+			break
+		}
+		r.Signatures++
+		e, ok := signEntry[s.ID]
+		var logged Signature
+		switch {
+		case !ok:
+			r.problem("signature %s (%s, %s) has no sign entry in the audit trail", s.ID, s.PrintedName, s.Meaning)
+		case json.Unmarshal(e.New, &logged) != nil || !sameSignature(logged, *s):
+			r.problem("signature %s differs from its audit entry seq %d (signature altered)", s.ID, e.Seq)
+		}
+		if s.RecordType != RecordTypeBatch {
+			continue
+		}
+		hash, ncs, err := src.recordHash(ctx, s.RecordID)
+		if err != nil {
+			r.problem("signature %s: batch %s unreadable: %v", s.ID, s.RecordID, mesOrErr(err))
+			continue
+		}
+		if !checked[s.RecordID] {
+			checked[s.RecordID] = true
+			for _, nc := range ncs {
+				if _, ok := ncLast[nc.ID]; !ok {
+					r.problem("nc %s of batch %s has no audit entry (record inserted)", nc.ID, nc.Batch)
+				}
+			}
+		}
+		if s.VerifyBinding(hash) == nil {
+			continue
+		}
+		if s.Meaning == MeaningReviewed && ok && lastNCChange[s.RecordID] > e.Seq {
+			r.Superseded = append(r.Superseded, fmt.Sprintf("signature %s (%s, reviewed) on batch %s: NCs changed since (audit seq %d)", s.ID, s.PrintedName, s.RecordID, lastNCChange[s.RecordID]))
+			continue
+		}
+		r.problem("signature %s (%s, %s) on batch %s: record hash %s no longer matches the stored record %s (burs, batch, product or NCs altered)",
+			s.ID, s.PrintedName, s.Meaning, s.RecordID, s.RecordHash, hash)
+	}
+	return r, nil
+}
+
+func mesOrErr(err error) string {
+	if ErrorCode(err) != EINTERNAL {
+		return ErrorMessage(err)
+	}
+	return err.Error()
+}
+
+// recordHash computes the record hash of a batch from the store.
+func (src TraceSource) recordHash(ctx context.Context, batch string) (string, []Nonconformance, error) {
+	b, err := src.Batches.FindBatch(ctx, batch)
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := src.Products.FindProduct(ctx, b.Product)
+	if err != nil {
+		return "", nil, err
+	}
+	list, err := src.NCs.ListNCs(ctx, batch)
+	if err != nil {
+		return "", nil, err
+	}
+	ncs := make([]Nonconformance, len(list))
+	for i, nc := range list {
+		ncs[i] = *nc
+	}
+	h, err := BatchRecordHash(b, p, ncs, src.Burs.BatchBurs(ctx, batch))
+	return h, ncs, err
+}
+
+func sameSignature(a, b Signature) bool {
+	return a.ID == b.ID && a.SignerID == b.SignerID && a.PrintedName == b.PrintedName && a.Meaning == b.Meaning &&
+		a.SignedAt.Equal(b.SignedAt) && a.RecordType == b.RecordType && a.RecordID == b.RecordID &&
+		a.RecordHash == b.RecordHash && a.AuthMethod == b.AuthMethod && a.Comment == b.Comment
+}
+
+func sameNC(a, b Nonconformance) bool {
+	ta, tb := a.OpenedAt, b.OpenedAt
+	ca, cb := a.ClosedAt, b.ClosedAt
+	a.OpenedAt, b.OpenedAt, a.ClosedAt, b.ClosedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb) && ca.Equal(cb)
 }
