@@ -560,7 +560,7 @@ func (src TraceSource) VerifyStore(ctx context.Context, sigs SignatureWalker) (*
 		return nil, err
 	}
 	r.AuditHead = head
-	ncLast := map[string]AuditEntry{}   // nc id → its last audit entry
+	ncLast := map[string]AuditEntry{}    // nc id → its last audit entry
 	signEntry := map[string]AuditEntry{} // signature id → its sign entry
 	lastNCChange := map[string]uint64{}  // batch → seq of its last NC audit entry
 	prev := ChainHead{}
