@@ -24,6 +24,8 @@ Commands:
   serve    run the MES: simulated line (or real machines), acquisition, store, twin web view and API
   sim      serve the simulated line over OPC UA only
   backup   write a consistent copy of the store to a file
+  export   write a batch's trace record: CSV, JSON, PDF or a verifiable bundle
+  verify   check the audit chain, e-signatures and records (or a bundle) for alterations
   soak     run the binary through a simulated shift with faults and check the invariants
   version  print the version
   help     this text
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMain(ctx, NewSimMain(stdout, stderr), rest, stderr)
 	case "backup":
 		return runMain(ctx, NewBackupMain(stdout, stderr), rest, stderr)
+	case "export":
+		return runMain(ctx, NewExportMain(stdout, stderr), rest, stderr)
+	case "verify":
+		return runMain(ctx, NewVerifyMain(stdout, stderr), rest, stderr)
 	case "soak":
 		return runMain(ctx, NewSoakMain(stdout, stderr), rest, stderr)
 	case "version", "--version", "-version":
