@@ -225,4 +225,3 @@ func rezipFile(t *testing.T, from, to string, edit func(name string, data []byte
 	require.NoError(t, zw.Close())
 	require.NoError(t, os.WriteFile(to, buf.Bytes(), 0o600))
 }
-
