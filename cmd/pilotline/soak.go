@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,7 +42,8 @@ type SoakMain struct {
 	Kills    int
 	Faults   int // endpoint kills of single grinders (rows, stalls, storms and maintenance scale with it)
 	LogLevel string
-	Strict   bool // known defects fail the run too
+	Strict   bool          // known defects fail the run too
+	MaxP99   time.Duration // fast viewers' delivery latency budget; 0 = measure only
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
@@ -67,6 +69,7 @@ func (m *SoakMain) ParseFlags(_ context.Context, args []string) error {
 	fs.IntVar(&m.Viewers, "viewers", 200, "WebSocket viewers; a fifth of them never read")
 	fs.IntVar(&m.Kills, "kills", 2, "times the MES is killed with SIGKILL and restarted")
 	fs.IntVar(&m.Faults, "faults", 4, "single grinder endpoint kills; rows, stalls, alarm storms and maintenance blocks scale with it")
+	fs.DurationVar(&m.MaxP99, "max-p99", 100*time.Millisecond, "budget for the fast viewers' p99 delivery latency in every twentieth of the shift; 0 = measure and report only")
 	fs.BoolVar(&m.Strict, "strict", false, "fail on known defects too (broken invariants whose fix is pending in code owned elsewhere)")
 	fs.StringVar(&m.LogLevel, "log-level", "info", "log level of the soak itself: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
@@ -141,10 +144,10 @@ type soakRun struct {
 	sim     *soakProc
 	serve   *soakProc
 	control string // sim control base URL
-	base    string // MES base URL, ending in /
+	base    string // MES base URL, ending in /; fixed across restarts
 	client  *http.Client
 	csrf    string
-	incarn  int // MES incarnation, bumped at every (re)start
+	incarn  atomic.Int64 // MES incarnation, bumped at every (re)start; read by viewers
 
 	viewers *viewerPool
 	res     *soakResult
@@ -170,7 +173,7 @@ func newSoakRun(m *SoakMain) (*soakRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &soakRun{m: m, log: m.logger, work: work, httpAddr: addr}
+	r := &soakRun{m: m, log: m.logger, work: work, httpAddr: addr, base: "http://" + addr + "/"}
 	r.res = &soakResult{Seed: m.Seed, Shift: m.Shift.String(), Speed: m.Speed, Viewers: m.Viewers, Kills: m.Kills, Started: time.Now()}
 	return r, nil
 }
@@ -339,9 +342,12 @@ func (r *soakRun) startServe(ctx context.Context) error {
 		p.kill()
 		return fmt.Errorf("soak: serve: %w", err)
 	}
+	if u != r.base {
+		p.kill()
+		return fmt.Errorf("soak: serve listens on %s, want %s", u, r.base)
+	}
 	r.serve = p
-	r.base = u
-	r.incarn++
+	r.incarn.Add(1)
 	return r.login(ctx)
 }
 

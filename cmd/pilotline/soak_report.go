@@ -46,6 +46,7 @@ type soakResult struct {
 	ViewerFailures int64           `json:"viewer_failures"`
 	SlowDropped    int             `json:"slow_dropped"`
 	SlowOpen       int             `json:"slow_open"`
+	SlowConsumer   int             `json:"slow_consumer"` // drops announced with reason slow_consumer
 	LatencyN       int             `json:"latency_n"`
 	LatencyP50All  float64         `json:"latency_p50_ms"`
 	LatencyP99All  float64         `json:"latency_p99_ms"`
@@ -151,8 +152,8 @@ func (r *soakResult) text() string {
 		r.AckedEvents, strings.Join(r.Restarts, ", "), r.CommLostS)
 	fmt.Fprintf(&b, "  energy: burs %.4f kWh = jobs %.4f kWh; counters %.4f kWh (%.4f kWh between jobs)\n",
 		r.EnergyBursKWh, r.EnergyJobsKWh, r.EnergyCounterKWh, r.EnergyCounterKWh-r.EnergyJobsKWh)
-	fmt.Fprintf(&b, "  viewers: %d connects, %d failed; delivery latency p50 %.2f ms, p99 %.2f ms over %d deltas; slow viewers dropped %d, still open %d\n",
-		r.ViewerConnects, r.ViewerFailures, r.LatencyP50All, r.LatencyP99All, r.LatencyN, r.SlowDropped, r.SlowOpen)
+	fmt.Fprintf(&b, "  viewers: %d connects, %d failed; delivery latency p50 %.2f ms, p99 %.2f ms over %d deltas; slow viewers dropped %d (%d announced slow_consumer), still open %d\n",
+		r.ViewerConnects, r.ViewerFailures, r.LatencyP50All, r.LatencyP99All, r.LatencyN, r.SlowDropped, r.SlowConsumer, r.SlowOpen)
 	fmt.Fprintf(&b, "  malformed requests %d (valid during burst %d); longest stretch without a finished bur %.0f s\n", r.Malformed, r.Valid, r.LongestStallS)
 	fmt.Fprintf(&b, "  RSS %.1f MB at %s after the last start, %.1f MB at the end; goroutines %v baseline, %v at the end\n",
 		r.RSSBaseMB, r.RSSBaseAt, r.RSSEndMB, r.GoroutinesBase, r.GoroutinesEnd)

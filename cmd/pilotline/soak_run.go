@@ -51,7 +51,7 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 	}
 	r.log.Info("soak started", "seed", r.m.Seed, "shift", r.m.Shift, "speed", r.m.Speed, "faults", len(faults), "mes", r.base, "work", r.work)
 
-	r.viewers = newViewerPool(ctx, r.m.Viewers, r.m.Seed, func() string { return wsURLOf(r.base) }, func() int { return r.incarn })
+	r.viewers = newViewerPool(ctx, r.m.Viewers, r.m.Seed, wsURLOf(r.base), func() int { return int(r.incarn.Load()) })
 	base := r.baselineGoroutines(ctx)
 	r.viewers.start()
 
@@ -267,7 +267,7 @@ func (e soakEvent) key() string {
 // sample reads the MES's resident memory, goroutines and output, and the
 // viewers' state, for the chart.
 func (r *soakRun) sample(ctx context.Context, off time.Duration) soakSample {
-	s := soakSample{OffsetS: off.Seconds(), Wall: time.Now(), Incarnation: r.incarn}
+	s := soakSample{OffsetS: off.Seconds(), Wall: time.Now(), Incarnation: int(r.incarn.Load())}
 	if r.serve != nil {
 		s.RSSMB = rssMB(r.serve.cmd.Process.Pid)
 	}

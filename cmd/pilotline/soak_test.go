@@ -45,6 +45,9 @@ func TestSoak_ShortShift(t *testing.T) {
 	require.NoError(t, m.ParseFlags(context.Background(), []string{
 		"--bin", bin, "--out", out, "--seed", "7", "--shift", "1h", "--speed", "120",
 		"--viewers", "20", "--kills", "2", "--faults", "2", "--log-level", "warn",
+		// Latency is measured and reported; its budget is checked by `make
+		// soak`, not here, where -race and a busy CI machine set the pace.
+		"--max-p99", "0",
 	}))
 	err = m.Run(context.Background())
 	require.NoError(t, m.Close())
@@ -60,6 +63,7 @@ func TestSoak_ShortShift(t *testing.T) {
 	assert.Equal(t, res.CountedJobs, res.GenealogyRecords, "each counted job has its genealogy record")
 	assert.Positive(t, res.AckedEvents, "events were read before the kills and re-read after")
 	assert.Equal(t, 4, res.SlowDropped, "the four slow viewers were dropped")
+	assert.Zero(t, res.SlowOpen)
 	assert.Positive(t, res.LatencyN, "fast viewers received deltas")
 	assert.Positive(t, res.Malformed, "the malformed burst ran")
 	assert.Equal(t, res.DigestBefore, res.DigestAfter)

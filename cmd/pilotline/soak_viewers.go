@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pilotline/pilotline/twin"
 )
 
 // viewerPool runs the soak's WebSocket viewers. Fast viewers read every
@@ -26,7 +29,7 @@ import (
 // delay, which is what a slow viewer could inflate. Source-to-viewer latency
 // also contains acquisition's poll interval and is reported apart.
 type viewerPool struct {
-	wsURL   func() string // current twin WebSocket URL
+	wsURL   string // the twin WebSocket URL (the MES comes back on the same address)
 	incarn  func() int
 	fast    int
 	slow    int
@@ -63,7 +66,7 @@ type slowViewer struct {
 	at     time.Time
 }
 
-func newViewerPool(parent context.Context, n int, seed int64, wsURL func() string, incarn func() int) *viewerPool {
+func newViewerPool(parent context.Context, n int, seed int64, wsURL string, incarn func() int) *viewerPool {
 	ctx, cancel := context.WithCancel(parent)
 	slow := n / 5
 	return &viewerPool{
@@ -115,7 +118,7 @@ func (p *viewerPool) dial(slow bool) (*websocket.Conn, error) {
 		}
 		d.ReadBufferSize = 1024
 	}
-	c, _, err := d.DialContext(p.ctx, p.wsURL(), http.Header{})
+	c, _, err := d.DialContext(p.ctx, p.wsURL, http.Header{})
 	if err == nil {
 		p.connects.Add(1)
 	}
@@ -190,23 +193,30 @@ func (p *viewerPool) latencies() (at []time.Time, ms []float64) {
 
 // slowDropped checks the latest generation of slow viewers: each must find
 // its connection closed by the server after draining what the kernel held.
-func (p *viewerPool) slowDropped(wait time.Duration) (dropped, open int) {
+// A viewer that never reads is dropped either when its queue overflows
+// ("dropped" with reason slow_consumer, best effort) or, at the latest,
+// when it has not answered a ping within twin.PongWait of connecting; the
+// check waits past that. slowConsumer counts the drops announced as such.
+func (p *viewerPool) slowDropped(wait time.Duration) (dropped, open, slowConsumer int) {
 	p.slowMu.Lock()
 	gen := p.slowNow
 	p.slowNow = nil
 	p.slowMu.Unlock()
 	var wg sync.WaitGroup
-	var d, o atomic.Int64
+	var d, o, sc atomic.Int64
 	for _, v := range gen {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer v.conn.Close()
-			deadline := time.Now().Add(wait)
+			deadline := maxTime(time.Now().Add(wait), v.at.Add(twin.PongWait+10*time.Second))
 			for {
 				_ = v.conn.SetReadDeadline(deadline)
-				_, _, err := v.conn.ReadMessage()
+				_, b, err := v.conn.ReadMessage()
 				if err == nil {
+					if bytes.Contains(b, []byte(`"type":"dropped"`)) && bytes.Contains(b, []byte(twin.ReasonSlow)) {
+						sc.Add(1)
+					}
 					continue
 				}
 				var ne net.Error
@@ -220,7 +230,7 @@ func (p *viewerPool) slowDropped(wait time.Duration) (dropped, open int) {
 		}()
 	}
 	wg.Wait()
-	return int(d.Load()), int(o.Load())
+	return int(d.Load()), int(o.Load()), int(sc.Load())
 }
 
 func (p *viewerPool) close() {
