@@ -288,3 +288,14 @@ func TestQA_ReviewAndSPC(t *testing.T) {
 	assertJSONError(t, do(t, s, http.MethodGet, "/api/v1/spc?characteristic=colour&batch="+id, "", bearer(f.qa)...), http.StatusBadRequest, mes.EINVALID, "characteristic")
 	assertJSONError(t, do(t, s, http.MethodGet, "/api/v1/spc?characteristic="+ch+"&batch="+id, "", bearer(f.acme)...), http.StatusForbidden, mes.EFORBIDDEN, "")
 }
+
+func TestQA_PageServed(t *testing.T) {
+	f := newQAFixture(t)
+	for _, p := range []string{"/qa/review.html", "/qa/qa.js", "/qa/qa.css"} {
+		rec := do(t, f.s, http.MethodGet, p, "", bearer(f.qa)...)
+		requireStatus(t, http.StatusOK, rec)
+	}
+	rec := do(t, f.s, http.MethodGet, "/qa/review.html", "", bearer(f.qa)...)
+	assert.Contains(t, rec.Body.String(), "质量审核")
+	assert.Contains(t, rec.Body.String(), `id="password"`)
+}
