@@ -17,6 +17,8 @@ import (
 // an export).
 const burChunk = 256
 
+var _ mes.BatchBurser = (*BurService)(nil)
+
 // BatchBurs yields the burs of batch in the order they were started,
 // reading burChunk of them per read transaction, so a batch of any size is
 // walked in constant memory. Each range starts again at the first bur.
