@@ -210,7 +210,7 @@ func TestAcquisitionReconnectsWithoutDuplicates(t *testing.T) {
 			assert.True(t, statusOf(a, "G02").CommOK)
 
 			f.Set("G01", map[string]any{KeyParts: uint32(6)})
-			f.start() // new node ids: acquisition must resolve again
+			require.NoError(t, f.start()) // new node ids: acquisition must resolve again
 			require.Eventually(t, func() bool { return len(sink.of("G01", mes.EventCommRestored)) == 1 }, wait, 10*time.Millisecond)
 			require.Eventually(t, func() bool { return len(sink.of("G01", mes.EventCounter)) == 2 }, wait, 10*time.Millisecond)
 			var counts []uint64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,6 +147,9 @@ type session struct {
 	snap     map[*object]snapshot
 	items    []readRef // every resolved node, objects kept contiguous
 	chunks   [][]readRef
+	hot      []readRef                        // the nodes read every cycle
+	hotCh    [][]readRef                      // hot, split into requests
+	cold     map[*object]map[string][]readRef // record fields, by record, read when their trigger changes
 	found    []*object
 	notFound []*object
 }
@@ -300,8 +304,79 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 	}
 	e.log.Info("endpoint connected", "objects", len(s.found), "nodes", len(s.items), "unresolved", missing,
 		"browse_walk", r.noTrans, "max_read", s.lim.read)
+	s.cold = map[*object]map[string][]readRef{}
+	for _, it := range s.items {
+		key := it.o.signals[it.i].Key
+		if isHot(key) {
+			s.hot = append(s.hot, it)
+			continue
+		}
+		if s.cold[it.o] == nil {
+			s.cold[it.o] = map[string][]readRef{}
+		}
+		g := recordOf(key)
+		s.cold[it.o][g] = append(s.cold[it.o][g], it)
+	}
 	s.chunks = chunkReads(s.items, s.lim.read)
+	s.hotCh = chunkReads(s.hot, s.lim.read)
 	return nil
+}
+
+// recordOf names the record a signal belongs to ("" for plain process
+// values): the identification, the last cycle, the last measurement or one
+// alarm slot.
+func recordOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "ident."):
+		return "ident"
+	case strings.HasPrefix(key, "cycle."):
+		return "cycle"
+	case strings.HasPrefix(key, "measure."):
+		return "measure"
+	case strings.HasPrefix(key, "alarm.") && len(key) > len("alarm.0."):
+		return key[:len("alarm.0")]
+	}
+	return ""
+}
+
+// isHot tells whether a signal is read every cycle. Record fields are read
+// only when the record's trigger changes (its Seq, or an alarm slot's
+// Cleared): about half of a machine's nodes, which halves the steady cost
+// of a cycle. Identification is read once per connection.
+func isHot(key string) bool {
+	switch recordOf(key) {
+	case "":
+		return true
+	case "ident":
+		return false
+	}
+	return strings.HasSuffix(key, ".Seq") || (strings.HasPrefix(key, "alarm.") && strings.HasSuffix(key, ".Cleared"))
+}
+
+// isTrigger tells whether a change of this signal means its record changed.
+func isTrigger(key string) bool {
+	return recordOf(key) != "" && isHot(key)
+}
+
+// sameValue compares two read values.
+func sameValue(a, b *opua.DataValue) bool {
+	if a == nil || b == nil || a.Value == nil || b.Value == nil {
+		return a == b
+	}
+	if a.Status != b.Status {
+		return false
+	}
+	switch x := a.Value.Value().(type) {
+	case time.Time:
+		y, ok := b.Value.Value().(time.Time)
+		return ok && x.Equal(y)
+	case *opua.LocalizedText:
+		y, ok := b.Value.Value().(*opua.LocalizedText)
+		return ok && x != nil && y != nil && x.Text == y.Text
+	case string, float64, float32, int32, uint32, int16, uint16, bool, int64, uint64, byte, int8:
+		return x == b.Value.Value()
+	}
+	return false
 }
 
 func nsURI(c *gopcua.Client, i uint16) string {
@@ -390,11 +465,35 @@ func chunkReads(items []readRef, limit int) [][]readRef {
 
 var heartbeatNode = opua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime)
 
-// readAll reads every resolved node plus the heartbeat, one request per
-// chunk, into the session's snapshots.
+// readAll reads every resolved node plus the heartbeat into the snapshots.
 func (e *endpoint) readAll(ctx context.Context, s *session) error {
-	for k := 0; k < len(s.chunks); k++ {
-		ch := s.chunks[k]
+	return e.readChunks(ctx, s, false, nil)
+}
+
+// readCycle is one poll: the hot nodes and the heartbeat in one batched
+// Read (chunked), then, in a second Read, the fields of every record whose
+// trigger changed, so that a record is always read whole.
+func (e *endpoint) readCycle(ctx context.Context, s *session) error {
+	var records []readRef
+	err := e.readChunks(ctx, s, true, func(it readRef, old, cur *opua.DataValue) {
+		if key := it.o.signals[it.i].Key; isTrigger(key) && !sameValue(old, cur) {
+			records = append(records, it)
+			records = append(records, s.cold[it.o][recordOf(key)]...)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return e.rereadRecords(ctx, s, records)
+}
+
+func (e *endpoint) readChunks(ctx context.Context, s *session, hotOnly bool, changed func(it readRef, old, cur *opua.DataValue)) error {
+	chunks := s.chunks
+	if hotOnly {
+		chunks = s.hotCh
+	}
+	for k := 0; k < len(chunks); k++ {
+		ch := chunks[k]
 		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnSource, NodesToRead: make([]*opua.ReadValueID, 0, len(ch)+1)}
 		off := 0
 		if k == 0 {
@@ -414,6 +513,11 @@ func (e *endpoint) readAll(ctx context.Context, s *session) error {
 			e.log.Info("server enforces its advertised read limit", "max_read", s.lim.readAdvertised)
 			s.lim.read = s.lim.readAdvertised
 			s.chunks = chunkReads(s.items, s.lim.read)
+			s.hotCh = chunkReads(s.hot, s.lim.read)
+			chunks = s.chunks
+			if hotOnly {
+				chunks = s.hotCh
+			}
 			k = -1
 			continue
 		}
@@ -427,7 +531,11 @@ func (e *endpoint) readAll(ctx context.Context, s *session) error {
 			return fmt.Errorf("read: %d results for %d nodes", len(res.Results), len(req.NodesToRead))
 		}
 		for j, it := range ch {
-			s.snap[it.o][it.i] = res.Results[j+off]
+			cur := res.Results[j+off]
+			if changed != nil {
+				changed(it, s.snap[it.o][it.i], cur)
+			}
+			s.snap[it.o][it.i] = cur
 		}
 	}
 	return nil
@@ -481,14 +589,17 @@ func (e *endpoint) emit(ctx context.Context, s *session, objs []*object) {
 	e.a.publish(ctx, ev)
 }
 
-// poll reads the whole endpoint once per interval until a read fails.
+// poll reads the endpoint once per interval until a read fails; the first
+// read after connecting is a full one.
 func (e *endpoint) poll(ctx context.Context, s *session) error {
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
+	read := e.readAll
 	for {
-		if err := e.readAll(ctx, s); err != nil {
+		if err := read(ctx, s); err != nil {
 			return err
 		}
+		read = e.readCycle
 		e.emit(ctx, s, s.found)
 		select {
 		case <-ctx.Done():

@@ -46,7 +46,7 @@ func (b *BenchLine) Nodes() int {
 func (b *BenchLine) Requests() int {
 	n := 0
 	for _, s := range b.sessions {
-		n += len(s.chunks)
+		n += len(s.hotCh)
 	}
 	return n
 }
@@ -55,12 +55,21 @@ func (b *BenchLine) Requests() int {
 // batched reads, events derived and published.
 func (b *BenchLine) Cycle(ctx context.Context) error {
 	return b.each(func(e *endpoint, s *session) error {
-		if err := e.readAll(ctx, s); err != nil {
+		if err := e.readCycle(ctx, s); err != nil {
 			return err
 		}
 		e.emit(ctx, s, s.found)
 		return nil
 	})
+}
+
+// HotNodes is the number of nodes a steady poll cycle reads.
+func (b *BenchLine) HotNodes() int {
+	n := 0
+	for _, s := range b.sessions {
+		n += len(s.hot)
+	}
+	return n
 }
 
 // NaiveCycle reads the same nodes with one Read request per node.

@@ -3,7 +3,6 @@ package opcua
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -42,11 +41,7 @@ type fakeJob struct{ Machine, Serial, Program, Version string }
 
 func startFakeLine(tb testing.TB, machines []string, inspection ...string) *fakeLine {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(tb, l.Close())
-	f := &fakeLine{tb: tb, machines: machines, port: port, inspect: map[string]bool{},
+	f := &fakeLine{tb: tb, machines: machines, inspect: map[string]bool{},
 		vals: map[string]map[string]any{}, srcTime: map[string]map[string]time.Time{}, busy: map[string]bool{}}
 	for _, m := range inspection {
 		f.inspect[m] = true
@@ -60,7 +55,18 @@ func startFakeLine(tb testing.TB, machines []string, inspection ...string) *fake
 		f.vals[m][KeyState] = "idle"
 		f.vals[m][KeyOperationMode] = int32(OpModeAutomatic)
 	}
-	f.start()
+	// a free port can be taken by someone else between probe and listen: retry
+	var err error
+	for try := 0; try < 5; try++ {
+		l, lerr := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(tb, lerr)
+		f.port = l.Addr().(*net.TCPAddr).Port
+		require.NoError(tb, l.Close())
+		if err = f.start(); err == nil {
+			break
+		}
+	}
+	require.NoError(tb, err)
 	tb.Cleanup(f.stop)
 	return f
 }
@@ -111,7 +117,7 @@ func typeID(typ string) uint32 {
 
 // start builds a fresh server on the fixed port. Each start skips a
 // different number of node ids, so ids cached from a previous run are wrong.
-func (f *fakeLine) start() {
+func (f *fakeLine) start() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.starts++
@@ -184,8 +190,11 @@ func (f *fakeLine) start() {
 		}
 	}
 	srv.RegisterHandler(id.WriteRequest_Encoding_DefaultBinary, f.write)
-	require.NoError(f.tb, srv.Start(context.Background()))
+	if err := srv.Start(context.Background()); err != nil {
+		return err
+	}
 	f.srv = srv
+	return nil
 }
 
 func (f *fakeLine) dataValue(machine, key string) *opua.DataValue {
@@ -294,11 +303,6 @@ func (f *fakeLine) stop() {
 	}
 }
 
-func (f *fakeLine) restart() {
-	f.stop()
-	f.start()
-}
-
 // proxy forwards TCP to a target and can stall (black-hole) traffic while
 // keeping connections open: a dead server that TCP does not notice.
 type proxy struct {
@@ -377,5 +381,3 @@ func (p *proxy) serve(c net.Conn) {
 	go pipe(u, c)
 	go pipe(c, u)
 }
-
-var _ = io.EOF
