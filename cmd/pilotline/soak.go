@@ -44,6 +44,7 @@ type SoakMain struct {
 	LogLevel string
 	Strict   bool          // known defects fail the run too
 	MaxP99   time.Duration // fast viewers' delivery latency budget; 0 = measure only
+	MaxLag   time.Duration // acquisition lag budget (source to received), p99; 0 = measure only
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
@@ -70,6 +71,7 @@ func (m *SoakMain) ParseFlags(_ context.Context, args []string) error {
 	fs.IntVar(&m.Kills, "kills", 2, "times the MES is killed with SIGKILL and restarted")
 	fs.IntVar(&m.Faults, "faults", 4, "single grinder endpoint kills; rows, stalls, alarm storms and maintenance blocks scale with it")
 	fs.DurationVar(&m.MaxP99, "max-p99", 100*time.Millisecond, "budget for the fast viewers' p99 delivery latency in every twentieth of the shift; 0 = measure and report only")
+	fs.DurationVar(&m.MaxLag, "max-lag", 1500*time.Millisecond, "budget for the p99 lag from a job's end on the machine to the MES receiving it (a poll interval plus margin), outside MES outages; a sink that blocked on viewers would stall acquisition and show here; 0 = measure only")
 	fs.BoolVar(&m.Strict, "strict", false, "fail on known defects too (broken invariants whose fix is pending in code owned elsewhere)")
 	fs.StringVar(&m.LogLevel, "log-level", "info", "log level of the soak itself: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
@@ -151,6 +153,9 @@ type soakRun struct {
 
 	viewers *viewerPool
 	res     *soakResult
+	wallOf  func(src time.Time) time.Time // wall time of a source time
+	down    [][2]time.Time                // wall windows the MES was dead (and reconnecting)
+	epDown  map[string][][2]time.Time     // machine → source-time windows its endpoint was stopped or stalled
 }
 
 // soakProc is a child process with its output captured to a log file.

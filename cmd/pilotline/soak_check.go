@@ -204,6 +204,7 @@ func (r *soakRun) finish(ctx context.Context, t0, shiftEnd time.Time, start *Sim
 		res.fail("harness", "events: %v", err)
 		return
 	}
+	r.lagCheck(cycles)
 	r.genealogyChecks(start, end, burs)
 	r.kpiChecks(ctx, period, burs, cycles, meas, start, end)
 	if res.downS > 0 && res.CommLostS < 0.25*res.downS {
@@ -281,6 +282,41 @@ func (r *soakRun) latencyChecks(at []time.Time, ms []float64) {
 	all := slices.Clone(ms)
 	res.LatencyP99All = percentile(all, 99)
 	res.LatencyP50All = percentile(all, 50)
+}
+
+// lagCheck measures how long after a job ended on the machine acquisition
+// received it. Acquisition hands events to the sink chain (store,
+// dispatcher, metrics, twin) and polls again only when the chain returns,
+// so a chain held up by viewers would show as lag. Jobs that ended while
+// the MES was dead or reconnecting, or while their machine's endpoint was
+// stopped or stalled, are left out.
+func (r *soakRun) lagCheck(cycles []soakEvent) {
+	var lags []float64
+	for _, e := range cycles {
+		if e.Received.IsZero() {
+			continue
+		}
+		w := r.wallOf(e.SourceTime)
+		out := false
+		for _, d := range r.down {
+			out = out || (!w.Before(d[0]) && w.Before(d[1]))
+		}
+		for _, d := range r.epDown[e.Machine] {
+			out = out || (!e.SourceTime.Before(d[0]) && e.SourceTime.Before(d[1]))
+		}
+		if !out {
+			lags = append(lags, float64(e.Received.Sub(w))/float64(time.Millisecond))
+		}
+	}
+	r.res.LagN = len(lags)
+	r.res.LagP50MS = percentile(lags, 50)
+	r.res.LagP99MS = percentile(lags, 99)
+	if len(lags) > 0 {
+		r.res.LagMaxMS = slices.Max(lags)
+	}
+	if budget := float64(r.m.MaxLag) / float64(time.Millisecond); budget > 0 && r.res.LagP99MS > budget {
+		r.res.fail("dispatch never waited on a viewer", "acquisition lag p99 %.0f ms over %d jobs, budget %.0f ms", r.res.LagP99MS, len(lags), budget)
+	}
 }
 
 // dispatchCheck looks for a stretch of the shift in which the line made no

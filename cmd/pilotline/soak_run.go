@@ -26,9 +26,15 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 	if err := r.startSim(ctx); err != nil {
 		return res, err
 	}
+	wall0 := time.Now()
 	start, err := r.simState(ctx)
 	if err != nil {
 		return res, err
+	}
+	// The simulator's clock runs at a fixed speed from its start, so a
+	// source time maps to the wall time it happened at.
+	r.wallOf = func(src time.Time) time.Time {
+		return wall0.Add(time.Duration(float64(src.Sub(start.Now)) / r.m.Speed))
 	}
 	if err := r.startServe(ctx); err != nil {
 		return res, err
@@ -38,6 +44,7 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 	shiftEnd := t0.Add(r.m.Shift)
 	faults := schedule(r.m.Seed, r.m.Shift, r.m.Faults, r.m.Kills)
 	downSince := map[string]time.Duration{}
+	r.epDown = map[string][][2]time.Time{}
 	for _, f := range faults {
 		res.Schedule = append(res.Schedule, f.String())
 		for _, id := range f.IDs {
@@ -46,6 +53,9 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 				downSince[id] = f.At
 			case "endpoint-start", "stall-off":
 				res.downS += (f.At - downSince[id]).Seconds()
+				// Reconnecting takes a backoff of up to some seconds of wall time.
+				settle := time.Duration(30 * float64(time.Second) * r.m.Speed)
+				r.epDown[id] = append(r.epDown[id], [2]time.Time{t0.Add(downSince[id]), t0.Add(f.At + settle)})
 			}
 		}
 	}
@@ -74,7 +84,7 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 		for next < len(faults) && faults[next].At <= off {
 			f := faults[next]
 			next++
-			if err := r.inject(ctx, f, t0, acked, &base); err != nil {
+			if err := r.inject(ctx, f, t0, acked); err != nil {
 				res.fail("harness", "fault %s: %v", f, err)
 			}
 			if f.Kind == "mes-kill" {
@@ -112,7 +122,7 @@ func (r *soakRun) baselineGoroutines(ctx context.Context) float64 {
 }
 
 // inject performs one scheduled fault.
-func (r *soakRun) inject(ctx context.Context, f fault, t0 time.Time, acked map[string]struct{}, base *float64) error {
+func (r *soakRun) inject(ctx context.Context, f fault, t0 time.Time, acked map[string]struct{}) error {
 	r.log.Info("fault", "at", fmtOffset(f.At), "kind", f.Kind, "ids", strings.Join(f.IDs, ","))
 	r.res.Injected++
 	for _, id := range f.IDs {
@@ -139,7 +149,7 @@ func (r *soakRun) inject(ctx context.Context, f fault, t0 time.Time, acked map[s
 	}
 	switch f.Kind {
 	case "mes-kill":
-		return r.killMES(ctx, t0, acked, base)
+		return r.killMES(ctx, t0, acked)
 	case "malformed":
 		return r.malformedBurst(ctx)
 	}
@@ -148,7 +158,7 @@ func (r *soakRun) inject(ctx context.Context, f fault, t0 time.Time, acked map[s
 
 // killMES records what the MES has acknowledged, kills it with SIGKILL,
 // restarts it on the same data, and checks nothing acknowledged was lost.
-func (r *soakRun) killMES(ctx context.Context, t0 time.Time, acked map[string]struct{}, base *float64) error {
+func (r *soakRun) killMES(ctx context.Context, t0 time.Time, acked map[string]struct{}) error {
 	st, err := r.simState(ctx)
 	if err != nil {
 		return err
@@ -165,6 +175,7 @@ func (r *soakRun) killMES(ctx context.Context, t0 time.Time, acked map[string]st
 	r.serve = nil
 	r.res.MESKills++
 	killedAt := time.Now()
+	defer func() { r.down = append(r.down, [2]time.Time{killedAt, time.Now().Add(5 * time.Second)}) }()
 	sleepCtx(ctx, 2*time.Second) // the line runs on without its MES
 	if err := r.startServe(ctx); err != nil {
 		return err
@@ -186,10 +197,8 @@ func (r *soakRun) killMES(ctx context.Context, t0 time.Time, acked map[string]st
 	if missing > 0 {
 		r.res.fail("acknowledged events survive SIGKILL", "%d of %d events read from the MES before kill %d are gone after the restart (e.g. %s)", missing, len(acked), r.res.MESKills, example)
 	}
-	if g, err := r.metric(ctx, "go_goroutines"); err == nil {
-		*base = g
-		r.res.GoroutinesBase = g
-	}
+	// The goroutine baseline stays the first start's, taken before any
+	// viewer connected: viewers reconnect at once after a restart.
 	r.viewers.connectSlow()
 	return nil
 }
@@ -229,6 +238,7 @@ type soakEvent struct {
 	Machine    string    `json:"machine"`
 	Kind       string    `json:"kind"`
 	SourceTime time.Time `json:"source_time"`
+	Received   time.Time `json:"received"`
 	State      string    `json:"state"`
 	Counter    uint64    `json:"counter"`
 	Reason     string    `json:"reason"`

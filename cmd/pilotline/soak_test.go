@@ -47,7 +47,7 @@ func TestSoak_ShortShift(t *testing.T) {
 		"--viewers", "20", "--kills", "2", "--faults", "2", "--log-level", "warn",
 		// Latency is measured and reported; its budget is checked by `make
 		// soak`, not here, where -race and a busy CI machine set the pace.
-		"--max-p99", "0",
+		"--max-p99", "0", "--max-lag", "0",
 	}))
 	err = m.Run(context.Background())
 	require.NoError(t, m.Close())
@@ -55,6 +55,7 @@ func TestSoak_ShortShift(t *testing.T) {
 		t.Logf("report:\n%s\nsoak log:\n%s", stdout.String(), stderr.String())
 	}
 	require.NoError(t, err, "every invariant holds")
+	t.Log(stdout.String())
 
 	res := m.result
 	require.NotNil(t, res)
@@ -65,6 +66,7 @@ func TestSoak_ShortShift(t *testing.T) {
 	assert.Equal(t, 4, res.SlowDropped, "the four slow viewers were dropped")
 	assert.Zero(t, res.SlowOpen)
 	assert.Positive(t, res.LatencyN, "fast viewers received deltas")
+	assert.Positive(t, res.LagN, "acquisition lag measured")
 	assert.Positive(t, res.Malformed, "the malformed burst ran")
 	assert.Equal(t, res.DigestBefore, res.DigestAfter)
 	for _, f := range []string{"report.txt", "report.html", "soak.json"} {
