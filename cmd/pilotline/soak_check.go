@@ -411,21 +411,24 @@ func (r *soakRun) waitIngested(ctx context.Context, end *SimState) {
 
 // soakBur is the part of a bur's genealogy the soak reads.
 type soakBur struct {
-	Serial      string `json:"serial"`
-	Batch       string `json:"batch"`
-	NextOp      int    `json:"next_op"`
-	Disposition string `json:"disposition"`
-	Operations  []struct {
-		Number    int       `json:"number"`
-		Machine   string    `json:"machine"`
-		CycleSeq  uint64    `json:"cycle_seq"`
-		Program   string    `json:"program"`
-		Start     time.Time `json:"start"`
-		End       time.Time `json:"end"`
-		CycleS    float64   `json:"cycle_s"`
-		EnergyKWh float64   `json:"energy_kwh"`
-		Aborted   bool      `json:"aborted"`
-	} `json:"operations"`
+	Serial      string   `json:"serial"`
+	Batch       string   `json:"batch"`
+	NextOp      int      `json:"next_op"`
+	Disposition string   `json:"disposition"`
+	Operations  []soakOp `json:"operations"`
+}
+
+// soakOp is one operation record of a bur's genealogy.
+type soakOp struct {
+	Number    int       `json:"number"`
+	Machine   string    `json:"machine"`
+	CycleSeq  uint64    `json:"cycle_seq"`
+	Program   string    `json:"program"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	CycleS    float64   `json:"cycle_s"`
+	EnergyKWh float64   `json:"energy_kwh"`
+	Aborted   bool      `json:"aborted"`
 }
 
 func (r *soakRun) allBurs(ctx context.Context) ([]soakBur, error) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pilotline/pilotline/opcua/sim"
 )
 
 // asBinaryEnv makes the test binary behave as the pilotline binary, so the
@@ -168,5 +170,95 @@ func TestPercentile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, percentile(tt.in, tt.p), "%v p%v", tt.in, tt.p)
+	}
+}
+
+func TestLagCheck(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+	wall0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	const speed = 60
+	newRun := func(budget time.Duration) *soakRun {
+		return &soakRun{
+			m:      &SoakMain{Speed: speed, MaxLag: budget},
+			res:    &soakResult{},
+			wallOf: func(src time.Time) time.Time { return wall0.Add(src.Sub(t0) / speed) },
+			// The MES was dead from wall +10 s to +20 s; G02's endpoint was
+			// stopped over the first simulated hour.
+			down:   [][2]time.Time{{wall0.Add(10 * time.Second), wall0.Add(20 * time.Second)}},
+			epDown: map[string][][2]time.Time{"G02": {{t0, t0.Add(time.Hour)}}},
+		}
+	}
+	job := func(machine string, simOffset, lag time.Duration) soakEvent {
+		src := t0.Add(simOffset)
+		return soakEvent{Machine: machine, Kind: "cycle", SourceTime: src, Received: wall0.Add(simOffset / speed).Add(lag)}
+	}
+	events := []soakEvent{
+		job("G01", 1*time.Minute, 300*time.Millisecond),
+		job("G01", 2*time.Minute, 500*time.Millisecond),
+		job("G01", 12*time.Minute, 9*time.Second), // ended while the MES was dead: left out
+		job("G02", 5*time.Minute, 30*time.Second), // its endpoint was down: left out
+		job("G03", 30*time.Minute, 700*time.Millisecond),
+	}
+	r := newRun(time.Second)
+	r.lagCheck(events)
+	assert.Equal(t, 3, r.res.LagN)
+	assert.InDelta(t, 700, r.res.LagP99MS, 1e-6)
+	assert.InDelta(t, 500, r.res.LagP50MS, 1e-6)
+	assert.Empty(t, r.res.broken(), "within budget")
+
+	r = newRun(600 * time.Millisecond)
+	r.lagCheck(events)
+	assert.Equal(t, []string{"dispatch never waited on a viewer"}, r.res.broken(), "over budget")
+
+	r = newRun(0)
+	r.lagCheck(events)
+	assert.Empty(t, r.res.broken(), "budget 0 measures only")
+}
+
+func TestGenealogyChecks(t *testing.T) {
+	start := &SimState{Machines: []sim.MachineView{{ID: "G01", Kind: "grinder", Parts: 3}, {ID: "G06", Kind: "grinder", Parts: 0}}}
+	end := &SimState{Machines: []sim.MachineView{{ID: "G01", Kind: "grinder", Parts: 5}, {ID: "G06", Kind: "grinder", Parts: 1}}}
+	t1 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+	bur := func(serial string, ops ...[2]any) soakBur {
+		b := soakBur{Serial: serial, Batch: "B1"}
+		for i, op := range ops {
+			b.Operations = append(b.Operations, soakOp{Number: 10 * (i + 1), Machine: op[0].(string), CycleSeq: op[1].(uint64),
+				Program: "P", Start: t1, End: t1.Add(time.Minute), CycleS: 60})
+		}
+		return b
+	}
+	tests := []struct {
+		name   string
+		burs   []soakBur
+		broken []string
+	}{
+		{"every counted job once", []soakBur{
+			bur("B1-1", [2]any{"G01", uint64(4)}, [2]any{"G06", uint64(1)}),
+			bur("B1-2", [2]any{"G01", uint64(5)}),
+		}, nil},
+		{"a counted job without record", []soakBur{
+			bur("B1-1", [2]any{"G01", uint64(4)}, [2]any{"G06", uint64(1)}),
+		}, []string{"one complete genealogy record per counted job"}},
+		{"a job recorded twice", []soakBur{
+			bur("B1-1", [2]any{"G01", uint64(4)}, [2]any{"G06", uint64(1)}),
+			bur("B1-2", [2]any{"G01", uint64(5)}),
+			bur("B1-3", [2]any{"G01", uint64(5)}),
+		}, []string{"one complete genealogy record per counted job"}},
+		{"a serial twice", []soakBur{
+			bur("B1-1", [2]any{"G01", uint64(4)}, [2]any{"G06", uint64(1)}),
+			bur("B1-1", [2]any{"G01", uint64(5)}),
+		}, []string{"no serial twice"}},
+		{"a record the machine never counted", []soakBur{
+			bur("B1-1", [2]any{"G01", uint64(4)}, [2]any{"G06", uint64(1)}),
+			bur("B1-2", [2]any{"G01", uint64(5)}, [2]any{"G06", uint64(2)}),
+		}, []string{"one complete genealogy record per counted job"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &soakRun{res: &soakResult{}}
+			r.genealogyChecks(start, end, tt.burs)
+			assert.Equal(t, tt.broken, r.res.broken())
+			assert.Equal(t, 3, r.res.CountedJobs)
+		})
 	}
 }
