@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,18 +25,14 @@ type QA struct {
 	Location *time.Location
 }
 
-// qaServices holds each server's QA services.
-var qaServices sync.Map // *Server → *QA
-
-// SetQA gives the server its quality services.
-func (s *Server) SetQA(q QA) { qaServices.Store(s, &q) }
+// SetQA gives the server its quality services (the same as setting Server.QA).
+func (s *Server) SetQA(q QA) { s.QA = q }
 
 func (s *Server) qa() (*QA, error) {
-	v, ok := qaServices.Load(s)
-	if !ok || s.Batches == nil || s.Products == nil {
+	if s.Batches == nil || s.Products == nil {
 		return nil, unavailable("quality")
 	}
-	q := v.(*QA)
+	q := &s.QA
 	if q.NCs == nil || q.Signatures == nil || q.Signer == nil || q.Burs == nil {
 		return nil, unavailable("quality")
 	}

@@ -79,6 +79,10 @@ type Server struct {
 	// quotes and notifications (api_bookings.go, api_calendar.go).
 	Portal Portal
 
+	// QA holds the quality services: nonconformances, e-signatures and the
+	// trace exports. Unset: the QA endpoints answer 503.
+	QA QA
+
 	// Metrics is served at GET /metrics and fed with every request; the
 	// integrator feeds its plant gauges. Nil: Open creates one.
 	Metrics *Metrics

@@ -46,6 +46,7 @@ type ServeMain struct {
 	products   *bolt.ProductService
 	batches    *bolt.BatchService
 	burs       *bolt.BurService
+	ncs        *bolt.NCService
 	hub        *twin.Hub
 	acq        *opcua.Acquisition
 	dispatcher *mes.Dispatcher
@@ -162,6 +163,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.products = bolt.NewProductService(db)
 	m.batches = bolt.NewBatchService(db)
 	m.burs = bolt.NewBurService(db)
+	m.ncs = bolt.NewNCService(db)
+	ncs := m.ncs
 	users, audit := bolt.NewUserService(db), bolt.NewAuditService(db)
 	setupToken, err := ui.Bootstrap(ctx, users, audit, os.Getenv(m.AdminPWEnv))
 	if err != nil {
@@ -200,6 +203,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		AnonymousViewer: m.Anonymous, SetupToken: setupToken, TLSCert: m.TLSCert, TLSKey: m.TLSKey,
 		Health: func(context.Context) map[string]any { return m.health() },
 	}
+	sigs := bolt.NewSignatureService(db)
+	m.http.QA = ui.QA{NCs: ncs, Signatures: sigs, Signer: sigs, Burs: m.burs, Location: time.Local}
 	bookings, calendar := bolt.NewBookingService(db), bolt.NewCalendarService(db, line)
 	m.http.Portal = ui.Portal{Bookings: bookings, Calendar: calendar, Notifications: bookings, LockOut: m.LockOut,
 		Quoter: &mes.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches}}
@@ -254,7 +259,10 @@ func (m *ServeMain) health() map[string]any {
 }
 
 func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
-	m.dispatcher = &mes.Dispatcher{Line: line, Burs: m.burs, Batches: m.batches, Logger: m.logger.With("component", "dispatch")}
+	// The SPC monitor sees every measurement the dispatcher records: a rule
+	// violation opens a suspect-bur NC and, for AutoHold products, holds the batch.
+	spc := &mes.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc")}
+	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Logger: m.logger.With("component", "dispatch")}
 	return m.dispatcher
 }
 
