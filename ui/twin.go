@@ -25,6 +25,13 @@ func (s *Server) mountTwin() {
 
 // mountWeb serves the embedded web front end at /. Unknown paths outside
 // the API get the page itself, so a bookmarked view still loads.
+// webLandings are the pages the web front end's folders open on, so that
+// /portal/ and /qa/ lead somewhere instead of into a directory listing.
+var webLandings = map[string]string{
+	"portal": "/portal/booking.html",
+	"qa":     "/qa/review.html",
+}
+
 func (s *Server) mountWeb() {
 	files := WebFS()
 	serve := http.FileServer(http.FS(files))
@@ -33,7 +40,12 @@ func (s *Server) mountWeb() {
 		if p == "" {
 			p = "index.html"
 		}
-		if _, err := fs.Stat(files, p); err != nil {
+		if st, err := fs.Stat(files, p); err != nil {
+			p = "index.html"
+		} else if st.IsDir() {
+			if landing, ok := webLandings[p]; ok {
+				return c.Redirect(http.StatusFound, landing)
+			}
 			p = "index.html"
 		}
 		r := c.Request().Clone(c.Request().Context())
