@@ -182,7 +182,7 @@ function renderHeader() {
   $("#line-name").textContent = getLang() === "zh" && S.line.name_zh ? S.line.name_zh : S.line.name;
   const tk = p.takt || {};
   const actual = tk.rolling_s || tk.last_s;
-  const target = tk.target_s || S.line.takt_s;
+  const target = Math.round(tk.target_s || S.line.takt_s);
   $("#takt-actual").textContent = actual ? `${target} / ${actual.toFixed(0)}` : `${target} / —`;
   const behind = actual && actual > target * 1.02;
   const bar = $("#kpi-takt .bar");

@@ -14,6 +14,7 @@ const dict = {
     active: "活动", oee: "OEE", lineTime: "产线时间", magazine: "毛坯料仓", output: "成品托盘", inspection: "检测站",
     blanks: "毛坯", delivered: "已交付", pass: "合格", fail: "不合格", lastResult: "最近结果", moving: "移动",
     commOK: "正常", commLost: "中断", commStale: "数据陈旧", commNever: "未连接", rpm: "rpm", empty: "空",
+    navPortal: "中试预约", navQA: "质量放行",
     dropped: "连接过慢，服务器已断开 — 正在重连", floor: "产线平面图", of: "/", stateSince: "自 {t}",
   },
   en: {
@@ -27,6 +28,7 @@ const dict = {
     group: "Group", model: "Model", position: "Position", rowCol: "row {r}, column {c}", mode: "Operation mode",
     program: "NC program", serial: "Bur in machine", wheel: "Wheel", wheelDia: "Wheel diameter", wear: "Wear", dress: "Dressings",
     counter: "Part counter", spindle: "Spindle", comm: "Communication", alarms: "Alarm history", noAlarms: "no alarms", cleared: "cleared",
+    navPortal: "Pilot-run bookings", navQA: "QA release",
     active: "active", oee: "OEE", lineTime: "line time", magazine: "Blank magazine", output: "Output tray", inspection: "Inspection",
     blanks: "blanks", delivered: "delivered", pass: "pass", fail: "fail", lastResult: "last result", moving: "moving",
     commOK: "OK", commLost: "lost", commStale: "stale", commNever: "never connected", rpm: "rpm", empty: "empty",
