@@ -48,6 +48,10 @@ race: deps ## every test under the race detector
 bench: deps ## run the benchmarks (figures go to BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... | tee bench.out
 
+SEED ?= 1
+soak: build ## the shift under fire: a full 8-hour simulated shift with faults (under 10 min); SEED=1, report in out/soak
+	./$(BIN) soak --seed $(SEED) --out out/soak
+
 lint: ## go vet + staticcheck (installed if missing)
 	$(GO) vet ./...
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
