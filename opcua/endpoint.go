@@ -170,16 +170,25 @@ func (s *session) close() {
 // IMPORTANT: called after every reconnect; node ids are never reused across
 // sessions, because a restarted server may number its nodes differently.
 func (e *endpoint) connect(ctx context.Context) (*session, error) {
-	cctx, cancel := context.WithTimeout(ctx, e.connectTimeout())
-	defer cancel()
+	// resolving a gateway of a thousand machines takes a while: a millisecond a node
+	signals := 0
+	for _, o := range e.objects {
+		signals += len(o.signals)
+	}
+	budget := e.connectTimeout() + time.Duration(signals)*time.Millisecond
 	for {
+		cctx, cancel := context.WithTimeout(ctx, e.connectTimeout())
 		c, err := dial(cctx, e.cfg.URL, e.sec, e.a.ident, e.connectTimeout())
+		cancel()
 		if err != nil {
 			return nil, err
 		}
 		s := &session{c: c, ids: map[*object][]*opua.NodeID{}, snap: map[*object]snapshot{}}
 		probed := !e.noTranslate
-		if err := e.resolve(cctx, s); err != nil {
+		rctx, rcancel := context.WithTimeout(ctx, budget)
+		err = e.resolve(rctx, s)
+		rcancel()
+		if err != nil {
 			s.close()
 			return nil, err
 		}
