@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is the layout this code reads and writes (see keys.go).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Defaults for Options.
 const (
@@ -78,6 +78,7 @@ var migrations = []func(tx *bbolt.Tx) error{
 	},
 	1: migrateEventsToBinary,
 	2: dropEventsByMachine,
+	3: rekeyEventKeys,
 }
 
 // Open opens (creating it and its directory if needed) the store at path,

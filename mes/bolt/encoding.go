@@ -546,3 +546,38 @@ func dropEventsByMachine(tx *bbolt.Tx) error {
 	}
 	return nil
 }
+
+// rekeyEventKeys (schema 3 → 4) rebuilds event_keys in the binary,
+// time-ordered form of appendDedupKey from the stored events, which hold
+// every fact the old keys stood for.
+func rekeyEventKeys(tx *bbolt.Tx) error {
+	if err := tx.DeleteBucket(bucketEventKeys); err != nil && !errors.Is(err, bbolterrors.ErrBucketNotFound) {
+		return err
+	}
+	keys, err := tx.CreateBucket(bucketEventKeys)
+	if err != nil {
+		return err
+	}
+	dec := newEventDecoder()
+	var all [][]byte
+	var e mes.MachineEvent
+	err = tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+		if err := dec.decode(v, &e); err != nil {
+			return fmt.Errorf("event %x: %w", k, err)
+		}
+		all = append(all, appendDedupKey(nil, &e))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// In key order, so the new pages fill up one after another.
+	slices.SortFunc(all, bytes.Compare)
+	keys.FillPercent = 1
+	for _, k := range all {
+		if err := keys.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

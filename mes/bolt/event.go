@@ -47,7 +47,7 @@ func (s *EventStore) Publish(ctx context.Context, events ...mes.MachineEvent) er
 	// a call share one buffer: one allocation instead of one per event.
 	recs := make([]eventRec, len(events))
 	ends := make([]int, len(events))
-	var buf []byte
+	var buf, kbuf []byte
 	for i := range events {
 		e := &events[i]
 		if e.Machine == "" || e.Kind == "" {
@@ -62,19 +62,26 @@ func (s *EventStore) Publish(ctx context.Context, events ...mes.MachineEvent) er
 		if e.Kind == mes.EventSample {
 			recs[i].sample = true
 		} else {
-			recs[i].key = []byte(e.Key())
+			k := len(kbuf)
+			kbuf = appendDedupKey(kbuf, e)
+			recs[i].klen = len(kbuf) - k
 		}
 	}
-	start := 0
+	start, kstart := 0, 0
 	for i, end := range ends {
 		recs[i].val = buf[start:end:end]
 		start = end
+		if n := recs[i].klen; n > 0 {
+			recs[i].key = kbuf[kstart : kstart+n : kstart+n]
+			kstart += n
+		}
 	}
 	return s.db.writer.publish(ctx, recs)
 }
 
 type eventRec struct {
-	key     []byte // idempotency key; nil for samples, which are keyed by (time, machine)
+	key     []byte // event_keys key; nil for samples, which are keyed by (time, machine)
+	klen    int    // length of key while Publish builds it
 	machine string
 	t       time.Time
 	sample  bool
@@ -231,7 +238,7 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 					}
 					continue
 				}
-				if keys.Get(rec.key) != nil {
+				if has(keys, rec.key) {
 					continue
 				}
 				seq, err := events.NextSequence()
@@ -242,7 +249,7 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 				if err := events.Put(ek, rec.val); err != nil {
 					return err
 				}
-				if err := keys.Put(rec.key, ek); err != nil {
+				if err := keys.Put(rec.key, nil); err != nil {
 					return err
 				}
 			}
@@ -254,6 +261,13 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 		return mes.Errorf(mes.EINTERNAL, "store events: %v", err)
 	}
 	return nil
+}
+
+// has reports whether b holds key, also when its value is empty (which
+// Bucket.Get cannot tell from absent).
+func has(b *bbolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
 }
 
 // Events implements mes.EventStore. Events come in SourceTime order (for

@@ -3,7 +3,9 @@ package bolt_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -200,4 +202,61 @@ func TestEventStore_SampleRetention(t *testing.T) {
 	n, err = db.PruneSamples(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 60, n)
+}
+
+func TestEventStore_ReplaysOfEveryKindAcrossReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pilotline.db")
+	open := func() (*bolt.DB, *bolt.EventStore) {
+		db, err := bolt.Open(path, bolt.Options{Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		return db, bolt.NewEventStore(db)
+	}
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	facts := []mes.MachineEvent{
+		{Machine: "G01", Kind: mes.EventState, State: mes.StateGrinding, Mode: "AUTOMATIC", SourceTime: at(1)},
+		{Machine: "G01", Kind: mes.EventState, State: mes.StateIdle, SourceTime: at(1)}, // same instant, other state: another fact
+		{Machine: "G01", Kind: mes.EventCounter, Counter: 41, SourceTime: at(2)},
+		{Machine: "G01", Kind: mes.EventCycle, Cycle: &mes.Cycle{Seq: 41, Serial: "B000001-00001"}, SourceTime: at(2)},
+		{Machine: "G01", Kind: mes.EventCycle, SourceTime: at(2)}, // no record: keyed by time
+		{Machine: "G01", Kind: mes.EventAlarmRaised, Alarm: &mes.Alarm{Seq: 9, Code: "E2103"}, SourceTime: at(3)},
+		{Machine: "G01", Kind: mes.EventAlarmCleared, Alarm: &mes.Alarm{Seq: 9, Code: "E2103"}, SourceTime: at(4)},
+		{Machine: "QC1", Kind: mes.EventMeasurement, Measurement: &mes.Measurement{Seq: 7, Values: map[string]float64{"x": 1}}, SourceTime: at(5)},
+		{Machine: "G01", Kind: mes.EventSample, Sample: &mes.Sample{SpindleLoad: 40}, SourceTime: at(5)},
+		{Machine: "G01", Kind: mes.EventCommLost, Reason: "timeout", SourceTime: at(6)},
+		{Machine: "G01", Kind: mes.EventCommRestored, SourceTime: at(7)},
+		{Machine: "R1", Kind: mes.EventRobot, Robot: &mes.RobotStatus{State: mes.StateMoving, At: "G01"}, SourceTime: at(8)},
+		{Machine: "OUT", Kind: mes.EventStation, Station: &mes.StationStatus{Count: 3}, SourceTime: at(9)},
+		{Machine: "X1", Kind: "vendor_specific", SourceTime: at(10)},
+	}
+	// Redeliveries of the same facts: received later, and for the kinds
+	// keyed by the machine's own sequence, with another source time too.
+	replays := make([]mes.MachineEvent, 0, len(facts))
+	for _, e := range facts {
+		e.Received = at(100)
+		switch {
+		case e.Kind == mes.EventCounter, e.Cycle != nil, e.Alarm != nil, e.Measurement != nil:
+			e.SourceTime = at(200)
+		}
+		replays = append(replays, e)
+	}
+
+	db, events := open()
+	require.NoError(t, events.Publish(ctx, facts...))
+	want := keys(collect(t, events, mes.EventFilter{}))
+	require.Len(t, want, len(facts))
+	require.NoError(t, db.Close())
+
+	db, events = open()
+	require.NoError(t, events.Publish(ctx, facts...))
+	require.NoError(t, events.Publish(ctx, replays...))
+	for _, e := range facts {
+		require.NoError(t, events.Publish(ctx, e))
+	}
+	assert.Equal(t, want, keys(collect(t, events, mes.EventFilter{})), "replays after a reopen store nothing")
+
+	next := mes.MachineEvent{Machine: "G01", Kind: mes.EventCounter, Counter: 42, SourceTime: at(2)}
+	require.NoError(t, events.Publish(ctx, next))
+	assert.Len(t, collect(t, events, mes.EventFilter{}), len(facts)+1, "a new fact is still stored")
+	require.NoError(t, db.Close())
 }

@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pilotline/pilotline/mes"
 	bbolt "go.etcd.io/bbolt"
 )
 
-// Bucket layout (schema version 3). Every bucket is top-level; values are
+// Bucket layout (schema version 4). Every bucket is top-level; values are
 // JSON unless noted. "u64" is an 8-byte big-endian unsigned integer, "t64"
 // a time as UnixNano with the sign bit flipped (8 bytes, so older sorts
 // first, including before 1970), "\x00" a separator that no id contains.
@@ -26,7 +27,7 @@ import (
 //	cycles             machine \x00 u64 cycle seq            serial      (CompleteOperation idempotency)
 //	measurements       station \x00 u64 measurement seq      serial      (RecordMeasurement idempotency)
 //	events             t64 source time + u64 event seq       mes.MachineEvent, binary (encoding.go; never expires)
-//	event_keys         mes.MachineEvent.Key()                events key  (ingestion idempotency)
+//	event_keys         dedup key of the event (see below)    empty       (ingestion idempotency)
 //	samples            t64 source time + machine             mes.MachineEvent, binary (EventSample, pruned by retention)
 //	users              user id                               storedUser (mes.User with its password hash)
 //	orgs               org id                                mes.Org
@@ -45,6 +46,22 @@ import (
 //	ncs_by_batch       batch \x00 u64 nc seq                empty
 //	signatures         u64 signature seq (id "S" + 6 digits) mes.Signature
 //	signatures_by_record  record type \x00 record id \x00 u64 signature seq: empty
+//
+// The event_keys key is a binary form of mes.MachineEvent.Key: equal
+// whenever Key is equal (and apart where Key's text alone is ambiguous,
+// such as a cycle without its record), but laid out so that a commit's new keys land
+// together instead of on one page per machine:
+//
+//	0x01 len machine len kind u64 seq    counter, cycle, alarm, measurement: the
+//	                                     machine's own sequence, so each
+//	                                     (machine, kind) appends at its end
+//	0x02 u64 source time len machine len kind [state]
+//	                                     every other kind: Key holds the source
+//	                                     time, so it leads and new keys append
+//	                                     at the end of the bucket
+//
+// "len" is one uvarint length before the bytes; the time is UnixNano with
+// the sign bit flipped, the very value Key formats (unclamped, unlike t64).
 //
 // IMPORTANT: within one group of reservations_by_group the blocked windows
 // never overlap, so the only earlier entry that can reach into a window is
@@ -176,6 +193,54 @@ func waitingKey(group string, created time.Time, serial string) []byte {
 func seqKey(machine string, seq uint64) []byte { return cat([]byte(machine), []byte{sep}, u64(seq)) }
 
 func eventKey(t time.Time, seq uint64) []byte { return cat(t64(t), u64(seq)) }
+
+// Prefixes of the two families of event_keys keys.
+const (
+	dedupSeq  = 0x01
+	dedupTime = 0x02
+)
+
+// appendDedupKey appends e's event_keys key to b. It encodes exactly the
+// parts mes.MachineEvent.Key formats, so a replay of any event finds the key
+// its first delivery stored.
+func appendDedupKey(b []byte, e *mes.MachineEvent) []byte {
+	seq, bySeq := uint64(0), false
+	switch e.Kind {
+	case mes.EventCounter:
+		seq, bySeq = e.Counter, true
+	case mes.EventCycle:
+		if e.Cycle != nil {
+			seq, bySeq = e.Cycle.Seq, true
+		}
+	case mes.EventAlarmRaised, mes.EventAlarmCleared:
+		if e.Alarm != nil {
+			seq, bySeq = e.Alarm.Seq, true
+		}
+	case mes.EventMeasurement:
+		if e.Measurement != nil {
+			seq, bySeq = e.Measurement.Seq, true
+		}
+	}
+	if bySeq {
+		b = append(b, dedupSeq)
+		b = appendLenString(b, e.Machine)
+		b = appendLenString(b, string(e.Kind))
+		return binary.BigEndian.AppendUint64(b, seq)
+	}
+	b = append(b, dedupTime)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.SourceTime.UnixNano())^(1<<63))
+	b = appendLenString(b, e.Machine)
+	b = appendLenString(b, string(e.Kind))
+	if e.Kind == mes.EventState {
+		b = append(b, e.State...)
+	}
+	return b
+}
+
+func appendLenString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
 
 func machinePrefix(machine string) []byte { return append([]byte(machine), sep) }
 
