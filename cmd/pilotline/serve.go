@@ -185,9 +185,12 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.hub = twin.NewHub(line, twin.HubOptions{Tick: m.Tick, AllowedOrigins: origins, Logger: m.logger.With("component", "twin")})
 
 	metrics := ui.NewMetrics()
+	// The twin first: it never blocks and needs no durability, so viewers do
+	// not wait for the store's commit. The dispatcher and the metrics come
+	// after the store, so they count only what is durable.
 	acq, err := opcua.New(opcua.Options{
 		Line: line, DataDir: m.DataDir, Logger: m.logger.With("component", "acquisition"),
-		Sink: mes.Sinks{m.events, m.dispatcherFor(line), metrics, m.hub},
+		Sink: mes.Sinks{m.hub, m.events, m.dispatcherFor(line), metrics},
 	})
 	if err != nil {
 		return fmt.Errorf("acquisition: %w", err)
