@@ -32,11 +32,18 @@ type qaFixture struct {
 	acme    string     // bearer token of a customer of acme
 	globex  string     // bearer token of a customer of globex
 	ncs     *bolt.NCService
+	now     func() time.Time
 }
 
 func newQAFixture(t *testing.T) *qaFixture {
 	t.Helper()
-	now := func() time.Time { return testNow }
+	return newQAFixtureAt(t, func() time.Time { return testNow })
+}
+
+// newQAFixtureAt is newQAFixture on the clock now: the browser tests run on
+// the real one, since Chromium checks cookie expiry against it.
+func newQAFixtureAt(t *testing.T, now func() time.Time) *qaFixture {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "pilotline.db"), bolt.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, db.Close()) })
@@ -50,7 +57,7 @@ func newQAFixture(t *testing.T) *qaFixture {
 		PasswordParams: testPasswordParams, Now: now,
 	}
 	sigs := bolt.NewSignatureService(db)
-	f := &qaFixture{s: s, db: db, line: line, product: line.Products[0], ncs: bolt.NewNCService(db)}
+	f := &qaFixture{s: s, db: db, line: line, product: line.Products[0], ncs: bolt.NewNCService(db), now: now}
 	s.SetQA(QA{NCs: f.ncs, Signatures: sigs, Signer: sigs, Burs: burs})
 	adminTokens.Store(s, mustToken(t, s, mustUser(t, s, testAdmin, mes.RoleAdmin, "")))
 	u := mustUser(t, s, "qa1", mes.RoleQA, "")
@@ -74,7 +81,7 @@ func (f *qaFixture) makeBatch(t *testing.T, org string, n int, bad ...int) *mes.
 	ctx := context.Background()
 	b := &mes.Batch{Product: f.product.ISO, Quantity: n, Org: org, BlankLot: "LOT-7", State: mes.BatchReleased}
 	require.NoError(t, f.s.Batches.CreateBatch(ctx, b))
-	t0 := testNow.Add(-48 * time.Hour)
+	t0 := f.now().Add(-48 * time.Hour)
 	for i := 1; i <= n; i++ {
 		bur, err := f.s.Burs.StartBur(ctx, b.ID, t0)
 		require.NoError(t, err)
@@ -97,7 +104,7 @@ func (f *qaFixture) makeBatch(t *testing.T, org string, n int, bad ...int) *mes.
 			}
 		}
 		_, err = f.s.Burs.RecordMeasurement(ctx, mes.Measurement{Seq: uint64(i), Serial: bur.Serial, Station: "QC1-" + org,
-			GaugeID: "GA-1", CalibrationDue: testNow.Add(90 * 24 * time.Hour), Time: t0.Add(time.Duration(i) * time.Hour), Values: v})
+			GaugeID: "GA-1", CalibrationDue: f.now().Add(90 * 24 * time.Hour), Time: t0.Add(time.Duration(i) * time.Hour), Values: v})
 		require.NoError(t, err)
 	}
 	got, err := f.s.Batches.FindBatch(ctx, b.ID)
