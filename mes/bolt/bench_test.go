@@ -88,6 +88,18 @@ func BenchmarkIngest_a_Plant1000x10(b *testing.B) {
 	benchGroupCommitMachines(b, 1000, 10)
 }
 
+// (a”') the line's call shape with state events, whose duplicate check is
+// keyed by source time: their keys append at the end of event_keys.
+func BenchmarkIngest_a_Line25x32State(b *testing.B) {
+	benchIngestEvents(b, 25, 32, true, kbStateEvent)
+}
+
+// kbStateEvent is a state change whose encoding is about recordSize bytes.
+func kbStateEvent(seq uint64) mes.MachineEvent {
+	return mes.MachineEvent{Machine: fmt.Sprintf("G%02d", seq%25+1), Kind: mes.EventState, State: mes.StateGrinding,
+		SourceTime: t0.Add(time.Duration(seq) * time.Millisecond), Mode: strings.Repeat("x", recordSize-40)}
+}
+
 func benchGroupCommit(b *testing.B, publishers, perCall int) {
 	benchIngest(b, publishers, perCall, false)
 }
@@ -100,6 +112,10 @@ func benchGroupCommitMachines(b *testing.B, publishers, perCall int) {
 // wait for the acknowledgement; with perMachine, publisher p publishes only
 // machine p's events, as one acquisition endpoint does.
 func benchIngest(b *testing.B, publishers, perCall int, perMachine bool) {
+	benchIngestEvents(b, publishers, perCall, perMachine, kbEvent)
+}
+
+func benchIngestEvents(b *testing.B, publishers, perCall int, perMachine bool, event func(uint64) mes.MachineEvent) {
 	db := benchStore(b)
 	events := bolt.NewEventStore(db)
 	ctx := context.Background()
@@ -120,7 +136,7 @@ func benchIngest(b *testing.B, publishers, perCall int, perMachine bool) {
 				}
 				evs := make([]mes.MachineEvent, perCall)
 				for j := range evs {
-					evs[j] = kbEvent(i*uint64(perCall) + uint64(j))
+					evs[j] = event(i*uint64(perCall) + uint64(j))
 					if perMachine {
 						evs[j].Machine = fmt.Sprintf("M%04d", p+1)
 					}
@@ -141,6 +157,85 @@ func benchIngest(b *testing.B, publishers, perCall int, perMachine bool) {
 	all := slices.Concat(lat...)
 	b.ReportMetric(float64(percentile(all, 0.50).Microseconds())/1000, "p50-ack-ms")
 	b.ReportMetric(float64(percentile(all, 0.99).Microseconds())/1000, "p99-ack-ms")
+}
+
+// (e) open loop: 25 publishers (the line's machines) each publish a poll of
+// 32 events on a fixed schedule, whether or not their last call was
+// acknowledged, at a fixed total offered rate. Latency is from the call's
+// scheduled time to its acknowledgement, so a stalled writer shows up in it
+// instead of slowing the offered load (as it does in the closed-loop cases,
+// whose p99 is bounded below by events in flight ÷ throughput). Each rate
+// runs openLoopFor regardless of b.N:
+//
+//	go test -run '^$' -bench 'Ingest_e' -benchtime 1x ./mes/bolt/
+func BenchmarkIngest_e_OpenLoop(b *testing.B) {
+	for _, rate := range []int{10_000, 25_000, 50_000} {
+		b.Run(fmt.Sprintf("%dk", rate/1000), func(b *testing.B) { benchOpenLoop(b, rate, 25, 32) })
+	}
+}
+
+const openLoopFor = 4 * time.Second
+
+func benchOpenLoop(b *testing.B, rate, publishers, perCall int) {
+	db := benchStore(b)
+	events := bolt.NewEventStore(db)
+	ctx := context.Background()
+	interval := time.Duration(float64(time.Second) * float64(publishers*perCall) / float64(rate))
+	var (
+		next   atomic.Uint64
+		mu     sync.Mutex
+		lat    []time.Duration
+		failed atomic.Int64
+		calls  sync.WaitGroup
+		pubs   sync.WaitGroup
+	)
+	b.ResetTimer()
+	start := time.Now().Add(10 * time.Millisecond)
+	end := start.Add(openLoopFor)
+	for p := range publishers {
+		pubs.Add(1)
+		go func() {
+			defer pubs.Done()
+			machine := fmt.Sprintf("M%04d", p+1)
+			// Publishers poll out of phase, as independent endpoints do.
+			for k := 0; ; k++ {
+				sched := start.Add(time.Duration(p)*interval/time.Duration(publishers) + time.Duration(k)*interval)
+				if sched.After(end) {
+					return
+				}
+				evs := make([]mes.MachineEvent, perCall)
+				for j := range evs {
+					evs[j] = kbEvent(next.Add(1))
+					evs[j].Machine = machine
+				}
+				time.Sleep(time.Until(sched))
+				calls.Add(1)
+				go func() {
+					defer calls.Done()
+					if err := events.Publish(ctx, evs...); err != nil {
+						failed.Add(1)
+						return
+					}
+					d := time.Since(sched)
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}()
+			}
+		}()
+	}
+	pubs.Wait()
+	calls.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d calls failed", n)
+	}
+	b.ReportMetric(float64(len(lat)*perCall)/el.Seconds(), "events/s")
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(percentile(lat, 0.50).Microseconds())/1000, "p50-ack-ms")
+	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ack-ms")
+	b.ReportMetric(float64(percentile(lat, 1).Microseconds())/1000, "max-ack-ms")
 }
 
 // (b) one bbolt transaction per event.

@@ -22,6 +22,7 @@ const SchemaVersion = 4
 const (
 	DefaultSampleRetention = 24 * time.Hour
 	DefaultMaxBatch        = 10_000
+	DefaultMaxBatchBytes   = 4 << 20
 	DefaultMaxDelay        = 2 * time.Millisecond
 	DefaultSerialPattern   = "{batch}-{seq:05}"
 	// openTimeout bounds the wait for the file lock, so a second process on
@@ -42,6 +43,10 @@ type Options struct {
 	// MaxBatch events are queued or MaxDelay after the first queued one.
 	MaxBatch int
 	MaxDelay time.Duration
+	// MaxBatchBytes bounds the encoded event bytes of one commit (a single
+	// larger call still commits alone): a commit's time grows with the
+	// bytes it syncs, and every event in it waits for all of them.
+	MaxBatchBytes int
 	// Now is the clock for store-made timestamps and retention; default time.Now.
 	Now func() time.Time
 	// SerialPattern formats bur serials, e.g. "{batch}-{seq:05}".
@@ -93,6 +98,9 @@ func Open(path string, o Options) (*DB, error) {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if o.MaxDelay < 0 {
 		return nil, mes.Errorf(mes.EINVALID, "store: max delay must be ≥ 0")

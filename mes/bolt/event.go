@@ -18,8 +18,9 @@ import (
 // caller works nor keeps them all in memory.
 const eventsPerRead = 512
 
-// appendFill is the page fill of buckets written mostly at their end.
-const appendFill = 0.9
+// appendFill is the page fill of buckets written mostly at their end: full
+// pages, since a page left behind is rarely written again.
+const appendFill = 1.0
 
 // EventStore is the durable, idempotent machine event log.
 type EventStore struct{ db *DB }
@@ -76,7 +77,7 @@ func (s *EventStore) Publish(ctx context.Context, events ...mes.MachineEvent) er
 			kstart += n
 		}
 	}
-	return s.db.writer.publish(ctx, recs)
+	return s.db.writer.publish(ctx, recs, len(buf))
 }
 
 type eventRec struct {
@@ -90,6 +91,7 @@ type eventRec struct {
 
 type publishReq struct {
 	recs   []eventRec
+	bytes  int // encoded size of recs
 	queued time.Time
 	done   chan error
 }
@@ -101,23 +103,25 @@ type publishReq struct {
 type eventWriter struct {
 	db       *DB
 	maxBatch int
+	maxBytes int
 	maxDelay time.Duration
 
 	mu     sync.Mutex
 	queue  []*publishReq
 	n      int // events in queue
+	bytes  int // their encoded size
 	closed bool
 	wake   chan struct{}
 	done   chan struct{}
 }
 
 func newEventWriter(db *DB) *eventWriter {
-	return &eventWriter{db: db, maxBatch: db.opts.MaxBatch, maxDelay: db.opts.MaxDelay,
+	return &eventWriter{db: db, maxBatch: db.opts.MaxBatch, maxBytes: db.opts.MaxBatchBytes, maxDelay: db.opts.MaxDelay,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-func (w *eventWriter) publish(ctx context.Context, recs []eventRec) error {
-	req := &publishReq{recs: recs, queued: time.Now(), done: make(chan error, 1)}
+func (w *eventWriter) publish(ctx context.Context, recs []eventRec, bytes int) error {
+	req := &publishReq{recs: recs, bytes: bytes, queued: time.Now(), done: make(chan error, 1)}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -125,6 +129,7 @@ func (w *eventWriter) publish(ctx context.Context, recs []eventRec) error {
 	}
 	w.queue = append(w.queue, req)
 	w.n += len(recs)
+	w.bytes += bytes
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -182,7 +187,7 @@ func (w *eventWriter) run() {
 				deadline = lastAck
 			}
 			wait := time.Until(deadline.Add(w.maxDelay))
-			if w.n < w.maxBatch && len(w.queue) < max(recent[0], recent[1], recent[2], recent[3]) && wait > 0 && !w.closed {
+			if w.n < w.maxBatch && w.bytes < w.maxBytes && len(w.queue) < max(recent[0], recent[1], recent[2], recent[3]) && wait > 0 && !w.closed {
 				w.mu.Unlock()
 				timer.Reset(wait)
 				select {
@@ -205,17 +210,19 @@ func (w *eventWriter) run() {
 	}
 }
 
-// take removes up to MaxBatch events' worth of requests from the queue
-// (at least one request). Called with w.mu held.
+// take removes up to MaxBatch events and MaxBatchBytes worth of requests
+// from the queue (at least one request). Called with w.mu held.
 func (w *eventWriter) take() ([]*publishReq, int) {
-	i, n := 0, 0
-	for i < len(w.queue) && (i == 0 || n+len(w.queue[i].recs) <= w.maxBatch) {
+	i, n, size := 0, 0, 0
+	for i < len(w.queue) && (i == 0 || n+len(w.queue[i].recs) <= w.maxBatch && size+w.queue[i].bytes <= w.maxBytes) {
 		n += len(w.queue[i].recs)
+		size += w.queue[i].bytes
 		i++
 	}
 	batch := slices.Clone(w.queue[:i])
 	w.queue = slices.Delete(w.queue, 0, i)
 	w.n -= n
+	w.bytes -= size
 	return batch, n
 }
 
@@ -226,11 +233,14 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 		// end: packing them full instead of half halves the bytes each
 		// commit has to sync.
 		events.FillPercent, samples.FillPercent = appendFill, appendFill
+		// One cursor per bucket for the duplicate checks: Seek starts from
+		// the root each time, so it stays valid across puts.
+		keyCur, sampleCur := keys.Cursor(), samples.Cursor()
 		for _, r := range batch {
 			for _, rec := range r.recs {
 				if rec.sample {
 					k := sampleKey(rec.t, rec.machine)
-					if samples.Get(k) != nil {
+					if has(sampleCur, k) {
 						continue
 					}
 					if err := samples.Put(k, rec.val); err != nil {
@@ -238,7 +248,7 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 					}
 					continue
 				}
-				if has(keys, rec.key) {
+				if has(keyCur, rec.key) {
 					continue
 				}
 				seq, err := events.NextSequence()
@@ -263,10 +273,10 @@ func (w *eventWriter) commit(batch []*publishReq, n int) error {
 	return nil
 }
 
-// has reports whether b holds key, also when its value is empty (which
-// Bucket.Get cannot tell from absent).
-func has(b *bbolt.Bucket, key []byte) bool {
-	k, _ := b.Cursor().Seek(key)
+// has reports whether c's bucket holds key, also when its value is empty
+// (which Bucket.Get cannot tell from absent).
+func has(c *bbolt.Cursor, key []byte) bool {
+	k, _ := c.Seek(key)
 	return bytes.Equal(k, key)
 }
 
