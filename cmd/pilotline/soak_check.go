@@ -326,9 +326,17 @@ func (r *soakRun) dispatchCheck() {
 	if len(s) < 20 {
 		return
 	}
-	// Longest run of samples of one incarnation with no new completion.
+	// Longest run of samples of one incarnation with no new completion,
+	// after the first bur left: before that the line is filling (a bur
+	// spends about 70 minutes on its route).
 	longest, run := 0.0, 0.0
 	for i := 1; i < len(s); i++ {
+		if s[i-1].Completed == 0 {
+			continue
+		}
+		if r.res.FirstOutS == 0 {
+			r.res.FirstOutS = s[i-1].OffsetS
+		}
 		if s[i].Incarnation == s[i-1].Incarnation && s[i].Completed == s[i-1].Completed {
 			run += s[i].OffsetS - s[i-1].OffsetS
 		} else {

@@ -51,7 +51,8 @@ type soakResult struct {
 	LatencyP50All  float64         `json:"latency_p50_ms"`
 	LatencyP99All  float64         `json:"latency_p99_ms"`
 	LatencyP99     []latencyWindow `json:"latency_windows"`
-	LongestStallS  float64         `json:"longest_stall_s"`
+	LongestStallS  float64         `json:"longest_stall_s"` // after the first bur left
+	FirstOutS      float64         `json:"first_out_s"`     // simulated seconds until the first bur left the line
 	LagN           int             `json:"lag_n"`
 	LagP50MS       float64         `json:"lag_p50_ms"` // job end on the machine → received by acquisition
 	LagP99MS       float64         `json:"lag_p99_ms"`
@@ -159,7 +160,7 @@ func (r *soakResult) text() string {
 	fmt.Fprintf(&b, "  viewers: %d connects, %d failed; delivery latency p50 %.2f ms, p99 %.2f ms over %d deltas; slow viewers dropped %d (%d announced slow_consumer), still open %d\n",
 		r.ViewerConnects, r.ViewerFailures, r.LatencyP50All, r.LatencyP99All, r.LatencyN, r.SlowDropped, r.SlowConsumer, r.SlowOpen)
 	fmt.Fprintf(&b, "  acquisition lag (job end → received, outside MES outages) p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d jobs\n", r.LagP50MS, r.LagP99MS, r.LagMaxMS, r.LagN)
-	fmt.Fprintf(&b, "  malformed requests %d (valid during burst %d); longest stretch without a finished bur %.0f s\n", r.Malformed, r.Valid, r.LongestStallS)
+	fmt.Fprintf(&b, "  malformed requests %d (valid during burst %d); first bur out after %.0f s, then longest stretch without a finished bur %.0f s\n", r.Malformed, r.Valid, r.FirstOutS, r.LongestStallS)
 	fmt.Fprintf(&b, "  RSS %.1f MB at %s after the last start, %.1f MB at the end; goroutines %v baseline, %v at the end\n",
 		r.RSSBaseMB, r.RSSBaseAt, r.RSSEndMB, r.GoroutinesBase, r.GoroutinesEnd)
 	broken := r.broken()

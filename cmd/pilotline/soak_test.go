@@ -262,3 +262,30 @@ func TestGenealogyChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestDispatchCheck(t *testing.T) {
+	samples := func(completed ...int) []soakSample {
+		var s []soakSample
+		for i, c := range completed {
+			s = append(s, soakSample{OffsetS: float64(i) * 600, Incarnation: 1, Completed: c})
+		}
+		return s
+	}
+	tests := []struct {
+		name     string
+		samples  []soakSample
+		broken   bool
+		firstOut float64
+	}{
+		{"a long fill, then steady", samples(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14), false, 4800},
+		{"the line stops after the fill", samples(0, 0, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), true, 1200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &soakRun{res: &soakResult{Samples: tt.samples}}
+			r.dispatchCheck()
+			assert.Equal(t, tt.broken, len(r.res.broken()) > 0, "longest stretch %v s", r.res.LongestStallS)
+			assert.Equal(t, tt.firstOut, r.res.FirstOutS)
+		})
+	}
+}
