@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -532,8 +533,12 @@ type StoreReport struct {
 	AuditHead    ChainHead `json:"audit_head"` // head recorded by the store
 	Signatures   int       `json:"signatures"`
 	NCs          int       `json:"ncs"`
-	Superseded   []string  `json:"superseded"` // "reviewed" signatures on a record QA changed since (not tampering)
-	Problems     []string  `json:"problems"`   // each names an alteration
+	Burs         int       `json:"burs"` // finished burs checked against their audit entry
+	// UnauditedBurs counts burs finished before the store audited bur
+	// dispositions: nothing to check them against but a signature.
+	UnauditedBurs int      `json:"unaudited_burs"`
+	Superseded    []string `json:"superseded"` // "reviewed" signatures on a record QA changed since (not tampering)
+	Problems      []string `json:"problems"`   // each names an alteration
 }
 
 // OK reports whether nothing was found altered.
@@ -547,8 +552,10 @@ func (r *StoreReport) problem(format string, args ...any) {
 // and reports every alteration it finds, not just the first: entries whose
 // content does not match their hash or whose links are broken, a chain
 // that ends before the recorded head, NCs that differ from their last audit
-// entry, signatures that differ from their "sign" entry, and signatures
-// whose record hash no longer matches the batch's content.
+// entry, finished burs that differ from their last audit entry (in every
+// batch, signed or not) or have none, signatures that differ from their
+// "sign" entry, and signatures whose record hash no longer matches the
+// batch's content.
 //
 // A "reviewed" signature on a batch whose NCs QA changed after it (each
 // change in the audit trail) is superseded, not altered. Errors: only
@@ -563,6 +570,7 @@ func (src TraceSource) VerifyStore(ctx context.Context, sigs SignatureWalker) (*
 	ncLast := map[string]AuditEntry{}    // nc id → its last audit entry
 	signEntry := map[string]AuditEntry{} // signature id → its sign entry
 	lastNCChange := map[string]uint64{}  // batch → seq of its last NC audit entry
+	var burAuditFrom time.Time           // time of the first bur audit entry: zero when the store has none
 	prev := ChainHead{}
 	for e, err := range src.Audit.AuditEntries(ctx, AuditFilter{}) {
 		if err != nil {
@@ -581,6 +589,10 @@ func (src TraceSource) VerifyStore(ctx context.Context, sigs SignatureWalker) (*
 		case AuditObjectSignature:
 			if e.Action == AuditSign {
 				signEntry[e.ObjectID] = e
+			}
+		case AuditObjectBur:
+			if burAuditFrom.IsZero() {
+				burAuditFrom = e.Time
 			}
 		}
 	}
@@ -604,6 +616,10 @@ func (src TraceSource) VerifyStore(ctx context.Context, sigs SignatureWalker) (*
 		case json.Unmarshal(le.New, &logged) != nil || !sameNC(logged, *nc):
 			r.problem("nc %s differs from its audit entry seq %d (record altered)", id, le.Seq)
 		}
+	}
+
+	if err := src.verifyBurs(ctx, r, burAuditFrom); err != nil {
+		return nil, err
 	}
 
 	checked := map[string]bool{}
@@ -648,6 +664,52 @@ func (src TraceSource) VerifyStore(ctx context.Context, sigs SignatureWalker) (*
 			s.ID, s.PrintedName, s.Meaning, s.RecordID, s.RecordHash, hash)
 	}
 	return r, nil
+}
+
+// verifyBurs checks every finished bur of every batch against the last
+// audit entry of its disposition (CheckBurAudit), one batch at a time so
+// memory follows the largest batch, not the store. A finished bur without
+// an entry is altered unless it finished before the store began auditing
+// burs (auditFrom, zero when it never did).
+func (src TraceSource) verifyBurs(ctx context.Context, r *StoreReport, auditFrom time.Time) error {
+	batches, err := src.Batches.ListBatches(ctx, BatchFilter{})
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		last := map[string]AuditEntry{}
+		for e, err := range src.Audit.AuditEntries(ctx, AuditFilter{Batch: b.ID, ObjectType: AuditObjectBur}) {
+			if err != nil {
+				r.problem("audit entries of batch %s unreadable: %v", b.ID, err)
+				break
+			}
+			last[e.ObjectID] = e
+		}
+		for bur, err := range src.Burs.BatchBurs(ctx, b.ID) {
+			if err != nil {
+				r.problem("burs of batch %s unreadable: %v (record bytes altered)", b.ID, err)
+				break
+			}
+			e, ok := last[bur.Serial]
+			delete(last, bur.Serial)
+			switch {
+			case ok:
+				r.Burs++
+				if err := CheckBurAudit(bur, e); err != nil {
+					r.problem("%s", ErrorMessage(err))
+				}
+			case bur.Disposition == BurInProcess:
+			case auditFrom.IsZero() || bur.Finished.Before(auditFrom):
+				r.UnauditedBurs++
+			default:
+				r.problem("bur %s is %s but has no audit entry (record altered)", bur.Serial, bur.Disposition)
+			}
+		}
+		for _, serial := range slices.Sorted(maps.Keys(last)) {
+			r.problem("bur %s of audit entry seq %d is not in batch %s (record removed or moved)", serial, last[serial].Seq, b.ID)
+		}
+	}
+	return nil
 }
 
 func mesOrErr(err error) string {

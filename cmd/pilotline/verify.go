@@ -34,7 +34,7 @@ var errTampered = mes.Errorf(mes.ECONFLICT, "verification failed: records were a
 
 // ParseFlags parses and validates the flags.
 func (m *VerifyMain) ParseFlags(_ context.Context, args []string) error {
-	fs := newFlagSet("verify", "Checks that nothing was altered: with --data, the store's hash-chained audit trail, its\nnonconformances and e-signatures (each signature's record hash against the batch as stored);\nwith --bundle, a trace bundle offline. Exit code 0: intact; 1: altered; 2: usage.", m.stderr)
+	fs := newFlagSet("verify", "Checks that nothing was altered: with --data, the store's hash-chained audit trail, its\nnonconformances, every finished bur against its disposition's audit entry, and e-signatures\n(each signature's record hash against the batch as stored);\nwith --bundle, a trace bundle offline. Exit code 0: intact; 1: altered; 2: usage.", m.stderr)
 	fs.StringVar(&m.DataDir, "data", "./data", "data `DIR` holding pilotline.db (opened read-only)")
 	fs.StringVar(&m.Bundle, "bundle", "", "trace bundle `FILE` (zip) to check instead of the store")
 	if err := parse(fs, args); err != nil {
@@ -96,8 +96,11 @@ func (m *VerifyMain) verifyStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.stdout, "store %s: %d audit entries (head seq %d %s), %d nonconformance(s), %d signature(s)\n",
-		m.DataDir, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash, rep.NCs, rep.Signatures)
+	fmt.Fprintf(m.stdout, "store %s: %d audit entries (head seq %d %s), %d nonconformance(s), %d signature(s), %d burs checked\n",
+		m.DataDir, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash, rep.NCs, rep.Signatures, rep.Burs)
+	if rep.UnauditedBurs > 0 {
+		fmt.Fprintf(m.stdout, "  note: %d bur(s) finished before bur dispositions were audited: covered by signatures only\n", rep.UnauditedBurs)
+	}
 	for _, s := range rep.Superseded {
 		fmt.Fprintf(m.stdout, "  note: %s\n", s)
 	}

@@ -25,6 +25,13 @@ import (
 // data directory. The store is closed, as after `pilotline serve` stops.
 func signedStore(t *testing.T) string {
 	t.Helper()
+	return writeStore(t, true)
+}
+
+// writeStore is signedStore, with the NC disposed and the batch signed
+// only when sign is set: otherwise the batch stays completed with its NC open.
+func writeStore(t *testing.T, sign bool) string {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -60,6 +67,9 @@ func signedStore(t *testing.T) string {
 		_, err = burs.RecordMeasurement(ctx, mes.Measurement{Seq: uint64(i), Serial: bur.Serial, Station: "QC1", GaugeID: "GA-1",
 			Time: t0.Add(time.Duration(i) * time.Hour), Values: v})
 		require.NoError(t, err)
+	}
+	if !sign {
+		return dir
 	}
 	ncs := bolt.NewNCService(db)
 	list, err := ncs.ListNCs(ctx, b.ID)
@@ -147,6 +157,46 @@ func TestVerify_Store(t *testing.T) {
 	}
 }
 
+// TestVerify_UnsignedBatch: a bur altered in the file is found by its own
+// audit entry, before any signature binds the batch.
+func TestVerify_UnsignedBatch(t *testing.T) {
+	bur := func(seq string, old, new string) func(k, v []byte) []byte {
+		return func(k, v []byte) []byte {
+			if strings.HasSuffix(string(k), seq) && bytes.Contains(v, []byte(old)) {
+				return bytes.Replace(v, []byte(old), []byte(new), 1)
+			}
+			return nil
+		}
+	}
+	tests := []struct {
+		name string
+		edit func(k, v []byte) []byte
+		want string
+	}{
+		{"gauge", bur("-00003", `"gauge_id":"GA-1"`, `"gauge_id":"GA-9"`), "bur B000001-00003 differs from its audit entry"},
+		{"scrap made good", bur("-00002", `"disposition":"scrap"`, `"disposition":"good"`), "bur B000001-00002 differs from its audit entry"},
+		{"program version", bur("-00001", `"program_version":"`, `"program_version":"9`), "bur B000001-00001 differs from its audit entry"},
+		{"measured value", bur("-00001", `"values":{"`, `"values":{"x":1,"`), "bur B000001-00001 differs from its audit entry"},
+		{"undecodable", bur("-00002", `{`, `{{`), "burs of batch B000001 unreadable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeStore(t, false)
+			code, out, errOut := runCLI("verify", "--data", dir)
+			require.Equal(t, 0, code, "clean store: %s %s", out, errOut)
+			assert.Contains(t, out, "3 burs checked")
+			assert.Contains(t, out, "0 signature(s)")
+
+			editBolt(t, dir, "burs", tt.edit)
+			code, out, errOut = runCLI("verify", "--data", dir)
+			assert.Equal(t, 1, code, "%s %s", out, errOut)
+			assert.Contains(t, out, "ALTERED")
+			assert.Contains(t, out, tt.want)
+			assert.Contains(t, errOut, "verification failed")
+		})
+	}
+}
+
 func TestVerify_Usage(t *testing.T) {
 	for _, args := range [][]string{{"verify", "--nope"}, {"verify", "--data", "x", "--bundle", "y"}, {"verify", "extra"}} {
 		code, _, _ := runCLI(args...)
@@ -175,11 +225,12 @@ func TestExportAndVerifyBundle(t *testing.T) {
 	require.Equal(t, 0, code, "%s %s", stdout, stderr)
 	assert.Contains(t, stdout, "batch B000001, 3 burs, 1 signature(s)")
 
-	// Tampered: a gauge id changed in record.json.
+	// Tampered: a gauge id changed everywhere in record.json, in the burs
+	// and in the audit entries of their dispositions.
 	tampered := filepath.Join(out, "tampered.zip")
 	rezipFile(t, bundle, tampered, func(name string, data []byte) []byte {
 		if name == "record.json" {
-			return bytes.Replace(data, []byte(`"gauge_id":"GA-1"`), []byte(`"gauge_id":"GA-2"`), 1)
+			return bytes.ReplaceAll(data, []byte(`"gauge_id":"GA-1"`), []byte(`"gauge_id":"GA-2"`))
 		}
 		return data
 	})
@@ -187,6 +238,7 @@ func TestExportAndVerifyBundle(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout, "record.json altered")
 	assert.Contains(t, stdout, "does not match its record hash")
+	assert.Contains(t, stdout, "content does not match its hash", "the disposition's audit entry too")
 
 	for _, args := range [][]string{
 		{"export", "--batch", "B000001", "-o", "x", "--format", "xml"},

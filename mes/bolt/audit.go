@@ -26,55 +26,67 @@ var _ mes.AuditService = (*AuditService)(nil)
 func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 
 // AppendAudit implements mes.AuditService. A zero Time is set to now.
-//
-// IMPORTANT: the head is read, the entry chained and stored, and the head
-// moved in one write transaction; bbolt serialises those, so two appends
-// can never chain onto the same head.
 func (s *AuditService) AppendAudit(ctx context.Context, e mes.AuditEntry) (mes.AuditEntry, error) {
 	if e.Time.IsZero() {
 		e.Time = s.db.now()
 	}
-	e.Time = e.Time.UTC()
 	var out mes.AuditEntry
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {
-		head, err := auditHead(tx)
-		if err != nil {
-			return err
-		}
-		byBatch := tx.Bucket(bucketAuditByBatch)
-		e.BatchPrevHash = ""
-		if e.Batch != "" {
-			prefix := append([]byte(e.Batch), sep)
-			c := byBatch.Cursor()
-			// The batch's last entry is the greatest key with its prefix:
-			// seek just past the prefix and step back.
-			k, v := c.Seek(append([]byte(e.Batch), sep+1))
-			if k == nil {
-				k, v = c.Last()
-			} else {
-				k, v = c.Prev()
-			}
-			if k != nil && bytes.HasPrefix(k, prefix) {
-				e.BatchPrevHash = string(v)
-			}
-		}
-		if out, err = head.Next(e); err != nil {
-			return err
-		}
-		if err := putJSON(tx.Bucket(bucketAudit), u64(out.Seq), &out); err != nil {
-			return err
-		}
-		if out.Batch != "" {
-			if err := byBatch.Put(cat([]byte(out.Batch), []byte{sep}, u64(out.Seq)), []byte(out.Hash)); err != nil {
-				return err
-			}
-		}
-		return putJSON(tx.Bucket(bucketMeta), keyAuditHead, out.Head())
+		var err error
+		out, err = appendAuditTx(tx, e)
+		return err
 	})
 	if err != nil {
 		return mes.AuditEntry{}, err
 	}
 	return out, nil
+}
+
+// appendAuditTx chains e after the trail's head and stores it inside tx.
+// Every audit entry is appended through it: the service's own appends, and
+// the writes (NCs, signatures, bur dispositions) whose entry must commit or
+// fail together with the change it records.
+//
+// IMPORTANT: the head is read, the entry chained and stored, and the head
+// moved in one write transaction; bbolt serialises those, so two appends
+// can never chain onto the same head, nor two entries of a batch onto the
+// same batch entry.
+func appendAuditTx(tx *bbolt.Tx, e mes.AuditEntry) (mes.AuditEntry, error) {
+	e.Time = e.Time.UTC()
+	head, err := auditHead(tx)
+	if err != nil {
+		return mes.AuditEntry{}, err
+	}
+	byBatch := tx.Bucket(bucketAuditByBatch)
+	e.BatchPrevHash = ""
+	if e.Batch != "" {
+		prefix := append([]byte(e.Batch), sep)
+		c := byBatch.Cursor()
+		// The batch's last entry is the greatest key with its prefix: seek
+		// just past the prefix and step back.
+		k, v := c.Seek(append([]byte(e.Batch), sep+1))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		if k != nil && bytes.HasPrefix(k, prefix) {
+			e.BatchPrevHash = string(v)
+		}
+	}
+	out, err := head.Next(e)
+	if err != nil {
+		return mes.AuditEntry{}, err
+	}
+	if err := putJSON(tx.Bucket(bucketAudit), u64(out.Seq), &out); err != nil {
+		return mes.AuditEntry{}, err
+	}
+	if out.Batch != "" {
+		if err := byBatch.Put(cat([]byte(out.Batch), []byte{sep}, u64(out.Seq)), []byte(out.Hash)); err != nil {
+			return mes.AuditEntry{}, err
+		}
+	}
+	return out, putJSON(tx.Bucket(bucketMeta), keyAuditHead, out.Head())
 }
 
 func auditHead(tx *bbolt.Tx) (mes.ChainHead, error) {

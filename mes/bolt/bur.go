@@ -162,12 +162,20 @@ func (t *burTx) setWaiting(waiting bool) error {
 }
 
 // finish gives the bur its disposition and counts it in its batch, which
-// completes when it has its quantity.
+// completes when it has its quantity. The caller stores the bur as finish
+// leaves it.
+//
+// IMPORTANT: the disposition's audit entry, with the hash of the bur as
+// stored, is appended in the same transaction (21 CFR 11.10(e)), so no bur
+// is decided without one and `pilotline verify` can tell an altered bur.
 func (t *burTx) finish(d mes.BurDisposition, reason string, at time.Time) error {
 	if err := t.setWaiting(false); err != nil {
 		return err
 	}
 	t.bur.Disposition, t.bur.ScrapReason, t.bur.Finished, t.bur.Machine = d, reason, at.UTC(), ""
+	if _, err := appendAuditTx(t.tx, mes.BurAuditEntry(t.bur, systemActor, at)); err != nil {
+		return fmt.Errorf("audit bur %s: %w", t.bur.Serial, err)
+	}
 	if d != mes.BurGood {
 		// A failed bur opens its nonconformance records in the same
 		// transaction, so no failure can go without one.

@@ -185,45 +185,6 @@ func (s *NCService) CloseNC(ctx context.Context, id string, d mes.NCDisposition,
 	return out, nil
 }
 
-// appendAuditTx chains e after the trail's head inside tx: the same steps
-// as AuditService.AppendAudit, for writes whose audit entry must commit or
-// fail together with the change it records.
-func appendAuditTx(tx *bbolt.Tx, e mes.AuditEntry) (mes.AuditEntry, error) {
-	e.Time = e.Time.UTC()
-	head, err := auditHead(tx)
-	if err != nil {
-		return mes.AuditEntry{}, err
-	}
-	byBatch := tx.Bucket(bucketAuditByBatch)
-	e.BatchPrevHash = ""
-	if e.Batch != "" {
-		prefix := append([]byte(e.Batch), sep)
-		c := byBatch.Cursor()
-		k, v := c.Seek(append([]byte(e.Batch), sep+1))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		if k != nil && bytes.HasPrefix(k, prefix) {
-			e.BatchPrevHash = string(v)
-		}
-	}
-	out, err := head.Next(e)
-	if err != nil {
-		return mes.AuditEntry{}, err
-	}
-	if err := putJSON(tx.Bucket(bucketAudit), u64(out.Seq), &out); err != nil {
-		return mes.AuditEntry{}, err
-	}
-	if out.Batch != "" {
-		if err := byBatch.Put(cat([]byte(out.Batch), []byte{sep}, u64(out.Seq)), []byte(out.Hash)); err != nil {
-			return mes.AuditEntry{}, err
-		}
-	}
-	return out, putJSON(tx.Bucket(bucketMeta), keyAuditHead, out.Head())
-}
-
 // mustJSON encodes a value of this package's own types, which always encode.
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
