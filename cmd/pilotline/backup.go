@@ -46,28 +46,17 @@ func (m *BackupMain) ParseFlags(_ context.Context, args []string) error {
 // Run writes the backup to a temporary file beside Out and renames it into
 // place, so a failed backup never leaves a truncated file behind.
 func (m *BackupMain) Run(ctx context.Context) error {
-	tmp, err := os.CreateTemp(filepath.Dir(m.Out), ".pilotline-backup-*")
-	if err != nil {
-		return fmt.Errorf("create output: %w", err)
-	}
-	defer os.Remove(tmp.Name())
 	var n int64
-	if m.URL != "" {
-		n, err = m.fromAPI(ctx, tmp)
-	} else {
-		n, err = m.fromFile(ctx, tmp)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	err := writeFileAtomic(m.Out, func(w io.Writer) (err error) {
+		if m.URL != "" {
+			n, err = m.fromAPI(ctx, w)
+		} else {
+			n, err = m.fromFile(ctx, w)
+		}
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	if err := os.Rename(tmp.Name(), m.Out); err != nil {
-		return fmt.Errorf("write %s: %w", m.Out, err)
 	}
 	fmt.Fprintf(m.stdout, "backup written: %s (%d bytes)\n", m.Out, n)
 	return nil

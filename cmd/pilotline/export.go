@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -68,31 +67,14 @@ func (m *ExportMain) ParseFlags(_ context.Context, args []string) error {
 
 // Run writes the export beside Out and renames it into place.
 func (m *ExportMain) Run(ctx context.Context) error {
-	tmp, err := os.CreateTemp(filepath.Dir(m.Out), ".pilotline-export-*")
-	if err != nil {
-		return fmt.Errorf("create output: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	if m.URL != "" {
-		err = m.fromAPI(ctx, bw)
-	} else {
-		err = m.fromFile(ctx, bw)
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	err := writeFileAtomic(m.Out, func(w io.Writer) error {
+		if m.URL != "" {
+			return m.fromAPI(ctx, w)
+		}
+		return m.fromFile(ctx, w)
+	})
 	if err != nil {
 		return err
-	}
-	if err := os.Rename(tmp.Name(), m.Out); err != nil {
-		return fmt.Errorf("write %s: %w", m.Out, err)
 	}
 	fmt.Fprintf(m.stdout, "trace record of %s written: %s (%s)\n", m.Batch, m.Out, m.Format)
 	return nil
