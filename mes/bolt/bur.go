@@ -30,19 +30,27 @@ func (s *BurService) FindBur(ctx context.Context, serial string) (*mes.Bur, erro
 }
 
 func findBur(tx *bbolt.Tx, serial string) (*mes.Bur, error) {
-	var b mes.Bur
-	found, err := getJSON(tx.Bucket(bucketBurs), []byte(serial), &b)
-	if err != nil {
-		return nil, err
-	} else if !found {
+	v := tx.Bucket(bucketBurs).Get([]byte(serial))
+	if v == nil {
 		return nil, mes.Errorf(mes.ENOTFOUND, "bur %q not found", serial)
 	}
-	return &b, nil
+	b, err := decodeBurValue(v)
+	if err != nil {
+		return nil, fmt.Errorf("decode bur %q: %w", serial, err)
+	}
+	return b, nil
 }
 
 func putBur(tx *bbolt.Tx, b *mes.Bur) error {
-	return putJSON(tx.Bucket(bucketBurs), []byte(b.Serial), b)
+	v, err := encodeBur(b)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketBurs).Put([]byte(b.Serial), v)
 }
+
+// encodeBur is the stored form of b (encoding_bur.go).
+func encodeBur(b *mes.Bur) ([]byte, error) { return appendBur(nil, b) }
 
 // ListBurs implements mes.BurService. Errors: ENOTFOUND (no such batch).
 func (s *BurService) ListBurs(ctx context.Context, batch string) ([]*mes.Bur, error) {
@@ -57,13 +65,11 @@ func (s *BurService) ListBurs(ctx context.Context, batch string) ([]*mes.Bur, er
 		all := tx.Bucket(bucketBurs)
 		c := tx.Bucket(bucketBursByBatch).Cursor()
 		for k, serial := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, serial = c.Next() {
-			var b mes.Bur
-			if found, err := getJSON(all, serial, &b); err != nil {
-				return err
-			} else if !found {
-				return fmt.Errorf("bur index of batch %s names missing bur %q", batch, serial)
+			b, err := decodeBur(all, serial)
+			if err != nil {
+				return fmt.Errorf("batch %s: %w", batch, err)
 			}
-			burs = append(burs, &b)
+			burs = append(burs, b)
 		}
 		return nil
 	})
@@ -99,13 +105,11 @@ func (s *BurService) WaitingBurs(ctx context.Context, group string, limit int) (
 			if !st.Dispatchable() {
 				continue
 			}
-			var b mes.Bur
-			if found, err := getJSON(all, k[len(prefix)+8:], &b); err != nil {
-				return err
-			} else if !found {
-				return fmt.Errorf("waiting index names missing bur %q", k[len(prefix)+8:])
+			b, err := decodeBur(all, k[len(prefix)+8:])
+			if err != nil {
+				return fmt.Errorf("waiting index: %w", err)
 			}
-			burs = append(burs, &b)
+			burs = append(burs, b)
 		}
 		return nil
 	})

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 
@@ -80,11 +79,11 @@ func decodeBur(all *bbolt.Bucket, serial []byte) (*mes.Bur, error) {
 	if data == nil {
 		return nil, fmt.Errorf("bur index names missing bur %q", serial)
 	}
-	var b mes.Bur
-	if err := json.Unmarshal(data, &b); err != nil {
+	b, err := decodeBurValue(data)
+	if err != nil {
 		return nil, fmt.Errorf("decode bur %q: %w", serial, err)
 	}
-	return &b, nil
+	return b, nil
 }
 
 // batchBursTx yields the burs of the batch with sequence bseq inside tx,

@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is the layout this code reads and writes (see keys.go).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Defaults for Options.
 const (
@@ -84,6 +84,7 @@ var migrations = []func(tx *bbolt.Tx) error{
 	1: migrateEventsToBinary,
 	2: dropEventsByMachine,
 	3: rekeyEventKeys,
+	4: startBurMigration,
 }
 
 // Open opens (creating it and its directory if needed) the store at path,
@@ -139,6 +140,15 @@ func Open(path string, o Options) (*DB, error) {
 	if err := db.migrate(); err != nil {
 		bdb.Close()
 		return nil, err
+	}
+	if !o.ReadOnly {
+		// In transactions of its own, after the schema step that began it,
+		// so a store of any size migrates in bounded memory and resumes
+		// after a crash (see encoding_bur.go).
+		if _, err := db.migrateBurs(); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 	}
 	if !o.ReadOnly {
 		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, accessBuckets) }); err != nil {

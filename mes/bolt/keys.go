@@ -12,7 +12,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// Bucket layout (schema version 4). Every bucket is top-level; values are
+// Bucket layout (schema version 5). Every bucket is top-level; values are
 // JSON unless noted. "u64" is an 8-byte big-endian unsigned integer, "t64"
 // a time as UnixNano with the sign bit flipped (8 bytes, so older sorts
 // first, including before 1970), "\x00" a separator that no id contains.
@@ -21,7 +21,7 @@ import (
 //	meta               "schema"                              u64 schema version
 //	products           ISO 6360 number (15 digits)           mes.Product
 //	batches            u64 batch seq (id "B" + 6 digits)     mes.Batch
-//	burs               serial                                mes.Bur (with genealogy)
+//	burs               serial                                mes.Bur (with genealogy), binary (encoding_bur.go; JSON before schema 5)
 //	burs_by_batch      u64 batch seq + u64 bur seq           serial
 //	waiting            group \x00 t64 created + serial       u64 batch seq
 //	cycles             machine \x00 u64 cycle seq            serial      (CompleteOperation idempotency)
@@ -37,6 +37,7 @@ import (
 //	audit              u64 audit seq                         mes.AuditEntry
 //	audit_by_batch     batch \x00 u64 audit seq               hash of that entry (the batch chain's links)
 //	meta               "audit_head"                          mes.ChainHead of the audit trail
+//	meta               "bur_migration"                       serial the bur rewrite of schema 5 resumes at (only while it runs)
 //	bookings           u64 booking seq (id "BK" + 6 digits)  mes.Booking
 //	reservations       u64 reservation seq (id "R" + 6 dig.) mes.Reservation
 //	reservations_by_group  group \x00 t64 blocked start + u64 reservation seq: t64 blocked end
@@ -105,6 +106,9 @@ var (
 
 	keySchema    = []byte("schema")
 	keyAuditHead = []byte("audit_head")
+	// keyBurMigration is present while burs remain to be rewritten in the
+	// binary encoding (see migrateBurs).
+	keyBurMigration = []byte("bur_migration")
 )
 
 // accessBuckets hold accounts and the audit trail. They are created at open
