@@ -278,3 +278,36 @@ func TestChunkReads(t *testing.T) {
 		})
 	}
 }
+
+// TestAlarmsBetweenTwoPolls: alarms raised and cleared between two reads
+// are still reported, found through PL:Alarms/Latest, whatever the number.
+func TestAlarmsBetweenTwoPolls(t *testing.T) {
+	f := startFakeLine(t, []string{"G01"})
+	sink := &recordingSink{}
+	a := runAcquisition(t, fakeLineConfig(mes.ModePoll, 50, map[string]string{"G01": f.URL()}), sink)
+	require.Eventually(t, func() bool { return statusOf(a, "G01").CommOK }, wait, 10*time.Millisecond)
+
+	at := time.Now().Truncate(time.Millisecond)
+	vals := map[string]any{KeyAlarmLatest: uint32(3)}
+	for seq := 1; seq <= 3; seq++ {
+		p := "alarm." + string(rune('0'+seq)) + "."
+		vals[p+"Seq"], vals[p+"Code"] = uint32(seq), "E"+string(rune('0'+seq))
+		vals[p+"Raised"] = at.Add(time.Duration(seq) * time.Second)
+		if seq < 3 {
+			vals[p+"Cleared"] = at.Add(time.Duration(seq)*time.Second + 500*time.Millisecond)
+		}
+	}
+	f.Set("G01", vals)
+	require.Eventually(t, func() bool { return len(sink.of("G01", mes.EventAlarmRaised)) == 3 }, wait, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(sink.of("G01", mes.EventAlarmCleared)) == 2 }, wait, 10*time.Millisecond)
+	var codes []string
+	for _, e := range sink.of("G01", mes.EventAlarmCleared) {
+		codes = append(codes, e.Alarm.Code)
+	}
+	assert.ElementsMatch(t, []string{"E1", "E2"}, codes)
+
+	// the one still raised is followed through its Cleared alone
+	f.Set("G01", map[string]any{"alarm.3.Cleared": at.Add(10 * time.Second)})
+	require.Eventually(t, func() bool { return len(sink.of("G01", mes.EventAlarmCleared)) == 3 }, wait, 10*time.Millisecond)
+	assert.Len(t, sink.of("G01", mes.EventAlarmRaised), 3, "nothing raised twice")
+}

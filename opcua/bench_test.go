@@ -172,32 +172,45 @@ func benchSeconds() time.Duration {
 }
 
 // BenchmarkClientAt500ms runs acquisition as deployed (poll every 500 ms)
-// against the default line and reports the client's share of one core.
+// against the default line and reports the client's share of one core:
+// "tiered" as shipped (slow values every slowEvery-th cycle, alarm slots
+// through PL:Alarms/Latest), "whole" reading every value every cycle, as a
+// baseline in the same run.
 func BenchmarkClientAt500ms(b *testing.B) {
 	cfg := startBenchLine(b, 0)
 	cfg.Acquisition.Mode = mes.ModePoll
 	cfg.Acquisition.PollIntervalMS = 500
-	for i := 0; i < b.N; i++ {
-		a, err := opcua.New(opcua.Options{Line: cfg, Sink: nopSink{}, Logger: logger()})
-		require.NoError(b, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = a.Run(ctx) }()
-		time.Sleep(3 * time.Second) // connected and steady
-		d := benchSeconds()
-		cpu0, t0 := cpuTime(), time.Now()
-		time.Sleep(d)
-		cpu, wall := cpuTime()-cpu0, time.Since(t0)
-		ok := 0
-		for _, s := range a.Status() {
-			if s.CommOK {
-				ok++
-			}
+	for _, tiered := range []bool{true, false} {
+		name := "tiered"
+		if !tiered {
+			name = "whole"
 		}
-		cancel()
-		<-done
-		b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%core")
-		b.ReportMetric(float64(ok), "objects-ok")
+		b.Run(name, func(b *testing.B) {
+			opcua.SetTieredReads(tiered)
+			defer opcua.SetTieredReads(true)
+			for i := 0; i < b.N; i++ {
+				a, err := opcua.New(opcua.Options{Line: cfg, Sink: nopSink{}, Logger: logger()})
+				require.NoError(b, err)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); _ = a.Run(ctx) }()
+				time.Sleep(3 * time.Second) // connected and steady
+				d := benchSeconds()
+				cpu0, t0 := cpuTime(), time.Now()
+				time.Sleep(d)
+				cpu, wall := cpuTime()-cpu0, time.Since(t0)
+				ok := 0
+				for _, s := range a.Status() {
+					if s.CommOK {
+						ok++
+					}
+				}
+				cancel()
+				<-done
+				b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%core")
+				b.ReportMetric(float64(ok), "objects-ok")
+			}
+		})
 	}
 }
 

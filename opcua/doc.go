@@ -18,8 +18,14 @@
 // Browse walk on servers without that service. Node ids are never kept
 // across connections.
 //
-// In poll mode one cycle is one batched Read of every node on the endpoint
-// plus the heartbeat (Server/ServerStatus/CurrentTime), split into requests
+// In poll mode one cycle is one batched Read plus the heartbeat
+// (Server/ServerStatus/CurrentTime) of what events are derived from: state,
+// operation mode, process values, parts counter, the Seq of the last cycle
+// and measurement, PL:Alarms/Latest and the Cleared of each raised alarm. A
+// record's other fields are read, in a second Read, only when its trigger
+// changed; the values no event needs (umati channel, job and tool nodes,
+// program version, dispatch) every tenth cycle; identification once per
+// connection. Requests are split into requests
 // of at most the server's MaxNodesPerRead (never more than 1,000, and small
 // enough that no response exceeds ~40 KiB, because some servers cannot chunk
 // responses). An advertised limit below 100 is treated as a hint: the client

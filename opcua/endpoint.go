@@ -1,10 +1,12 @@
 package opcua
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,15 +151,42 @@ type session struct {
 	chunks   [][]readRef
 	hot      []readRef                        // the nodes read every cycle
 	hotCh    [][]readRef                      // hot, split into requests
+	warmCh   [][]readRef                      // hot and slow, split into requests: every slowEvery-th cycle
+	hotReq   [][]*opua.ReadValueID            // hotCh as request bodies (heartbeat first), built once
+	warmReq  [][]*opua.ReadValueID            // warmCh likewise
+	allReq   [][]*opua.ReadValueID            // chunks likewise
 	cold     map[*object]map[string][]readRef // record fields, by record, read when their trigger changes
+	slots    []alarmRing                      // objects whose ring is followed through PL:Alarms/Latest
+	cycle    int                              // poll cycles since connecting
 	found    []*object
 	notFound []*object
 }
 
+// readRef is one resolved node of an object.
 type readRef struct {
-	o *object
-	i int
-	n *opua.NodeID
+	o    *object
+	i    int
+	n    *opua.NodeID
+	trig trigger // what a change of this node means
+	rec  string  // the record it triggers (trigRecord)
+}
+
+// trigger tells what a change of a node read every cycle implies.
+type trigger uint8
+
+const (
+	trigNone   trigger = iota
+	trigRecord         // the record rec changed: read its fields
+	trigLatest         // PL:Alarms/Latest: new alarms in the ring, read their slots
+)
+
+// alarmRing is one object's alarm slots when its ring is followed through
+// PL:Alarms/Latest: only the Cleared of raised, uncleared alarms is read
+// every cycle, instead of every slot's Seq and Cleared.
+type alarmRing struct {
+	o       *object
+	seq     [AlarmSlots]int     // signal index of each slot's Seq
+	cleared [AlarmSlots]readRef // each slot's Cleared (n nil when unresolved)
 }
 
 func (s *session) close() {
@@ -313,23 +342,133 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 	}
 	e.log.Info("endpoint connected", "objects", len(s.found), "nodes", len(s.items), "unresolved", missing,
 		"browse_walk", r.noTrans, "max_read", s.lim.read)
+	s.classify()
+	return nil
+}
+
+// slowEvery is how many poll cycles apart the slow values (umati channel,
+// job and tool nodes, program version and hash, dress count, dispatch) are
+// read: they feed no event, so at the default 500 ms interval they are at
+// most 5 s old in the snapshot. Identification is read once per connection.
+const slowEvery = 10
+
+// tieredReads switches the fast/slow split and the alarm ring's Latest
+// trigger on; the benchmarks switch it off to measure the line read whole
+// every cycle in the same run.
+var tieredReads = true
+
+// classify splits the resolved nodes into what a poll cycle reads: hot
+// nodes every cycle, slow nodes every slowEvery-th cycle, record fields
+// only when their trigger changes.
+func (s *session) classify() {
 	s.cold = map[*object]map[string][]readRef{}
+	s.hot, s.slots = nil, nil
+	var warm []readRef
+	latest := map[*object]bool{}
 	for _, it := range s.items {
+		if it.o.signals[it.i].Key == KeyAlarmLatest && tieredReads {
+			latest[it.o] = true
+		}
+	}
+	for k := range s.items {
+		it := &s.items[k]
 		key := it.o.signals[it.i].Key
-		if isHot(key) {
-			s.hot = append(s.hot, it)
+		rec := recordOf(key)
+		switch {
+		case rec == "" && key == KeyAlarmLatest && tieredReads:
+			it.trig = trigLatest
+		case rec == "" && (it.o.kind == objRobot || it.o.kind == objStation || fastKeys[key] || !tieredReads):
+		case rec == "":
+			warm = append(warm, *it)
+			continue
+		case rec != "ident" && !(latest[it.o] && strings.HasPrefix(rec, "alarm.")) && isHot(key):
+			it.trig, it.rec = trigRecord, rec
+		default:
+			if s.cold[it.o] == nil {
+				s.cold[it.o] = map[string][]readRef{}
+			}
+			s.cold[it.o][rec] = append(s.cold[it.o][rec], *it)
 			continue
 		}
-		if s.cold[it.o] == nil {
-			s.cold[it.o] = map[string][]readRef{}
+		s.hot = append(s.hot, *it)
+	}
+	for _, o := range s.found {
+		if !latest[o] {
+			continue
 		}
-		g := recordOf(key)
-		s.cold[it.o][g] = append(s.cold[it.o][g], it)
+		r := alarmRing{o: o}
+		for i := range AlarmSlots {
+			r.seq[i] = o.idx[alarmKeys[i].seq]
+			ci := o.idx[alarmKeys[i].cleared]
+			r.cleared[i] = readRef{o: o, i: ci, n: s.ids[o][ci], trig: trigRecord, rec: alarmKeys[i].rec}
+		}
+		s.slots = append(s.slots, r)
+	}
+	// warm keeps each object's slow nodes after its hot ones, objects contiguous
+	ord := make(map[*object]int, len(s.found))
+	for i, o := range s.found {
+		ord[o] = i
+	}
+	warm = append(slices.Clone(s.hot), warm...)
+	slices.SortStableFunc(warm, func(a, b readRef) int { return cmp.Compare(ord[a.o], ord[b.o]) })
+	s.rechunk(warm)
+}
+
+// rechunk splits the read lists into requests for the current read limit
+// and encodes their node lists once.
+func (s *session) rechunk(warm []readRef) {
+	if warm == nil {
+		for _, ch := range s.warmCh {
+			warm = append(warm, ch...)
+		}
 	}
 	s.chunks = chunkReads(s.items, s.lim.read)
 	s.hotCh = chunkReads(s.hot, s.lim.read)
-	return nil
+	s.warmCh = chunkReads(warm, s.lim.read)
+	s.allReq, s.hotReq, s.warmReq = readBodies(s.chunks), readBodies(s.hotCh), readBodies(s.warmCh)
 }
+
+// readBodies builds the node list of each request once per connection;
+// the first request also carries the heartbeat.
+func readBodies(chunks [][]readRef) [][]*opua.ReadValueID {
+	out := make([][]*opua.ReadValueID, len(chunks))
+	for k, ch := range chunks {
+		b := make([]*opua.ReadValueID, 0, len(ch)+1)
+		if k == 0 {
+			b = append(b, &opua.ReadValueID{NodeID: heartbeatNode, AttributeID: opua.AttributeIDValue, DataEncoding: &opua.QualifiedName{}})
+		}
+		for _, it := range ch {
+			b = append(b, &opua.ReadValueID{NodeID: it.n, AttributeID: opua.AttributeIDValue, DataEncoding: &opua.QualifiedName{}})
+		}
+		out[k] = b
+	}
+	return out
+}
+
+// fastKeys are the plain values events are derived from: read every cycle.
+var fastKeys = func() map[string]bool {
+	m := map[string]bool{KeyState: true, KeyOperationMode: true, KeyProgramState: true}
+	for _, k := range sampleKeys {
+		m[k] = true
+	}
+	return m
+}()
+
+// alarmKey names the fields of one alarm slot.
+type alarmKey struct {
+	rec, seq, code, text, textZH, severity, raised, cleared string
+}
+
+// alarmKeys are the keys of every alarm slot, built once so that diffing a
+// snapshot allocates nothing.
+var alarmKeys = func() (k [AlarmSlots]alarmKey) {
+	for i := range k {
+		p := "alarm." + string(rune('0'+i))
+		k[i] = alarmKey{rec: p, seq: p + ".Seq", code: p + ".Code", text: p + ".Text", textZH: p + ".TextZH",
+			severity: p + ".Severity", raised: p + ".Raised", cleared: p + ".Cleared"}
+	}
+	return k
+}()
 
 // recordOf names the record a signal belongs to ("" for plain process
 // values): the identification, the last cycle, the last measurement or one
@@ -348,10 +487,9 @@ func recordOf(key string) string {
 	return ""
 }
 
-// isHot tells whether a signal is read every cycle. Record fields are read
-// only when the record's trigger changes (its Seq, or an alarm slot's
-// Cleared): about half of a machine's nodes, which halves the steady cost
-// of a cycle. Identification is read once per connection.
+// isHot tells whether a record field is its record's trigger (its Seq, or
+// an alarm slot's Cleared). The other fields are read only when the trigger
+// changes; identification is read once per connection.
 func isHot(key string) bool {
 	switch recordOf(key) {
 	case "":
@@ -360,11 +498,6 @@ func isHot(key string) bool {
 		return false
 	}
 	return strings.HasSuffix(key, ".Seq") || (strings.HasPrefix(key, "alarm.") && strings.HasSuffix(key, ".Cleared"))
-}
-
-// isTrigger tells whether a change of this signal means its record changed.
-func isTrigger(key string) bool {
-	return recordOf(key) != "" && isHot(key)
 }
 
 // sameValue compares two read values.
@@ -476,18 +609,47 @@ var heartbeatNode = opua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime)
 
 // readAll reads every resolved node plus the heartbeat into the snapshots.
 func (e *endpoint) readAll(ctx context.Context, s *session) error {
-	return e.readChunks(ctx, s, false, nil)
+	return e.readChunks(ctx, s, readEvery, nil, nil)
 }
 
-// readCycle is one poll: the hot nodes and the heartbeat in one batched
-// Read (chunked), then, in a second Read, the fields of every record whose
-// trigger changed, so that a record is always read whole.
+// readCycle is one poll: the hot nodes (every slowEvery-th cycle the slow
+// ones too), the Cleared of each raised alarm and the heartbeat in one
+// batched Read (chunked), then, in a second Read, the fields of every record
+// whose trigger changed, so that a record is always read whole.
 func (e *endpoint) readCycle(ctx context.Context, s *session) error {
+	s.cycle++
+	which := readHot
+	if s.cycle%slowEvery == 0 {
+		which = readWarm
+	}
+	var extra []readRef
+	for k := range s.slots {
+		r := &s.slots[k]
+		snap := s.snap[r.o]
+		for i := range AlarmSlots {
+			if c := r.cleared[i]; c.n != nil && r.seq[i] < len(snap) && good(snap[r.seq[i]]) && valueUint(snap[r.seq[i]]) != 0 && alarmOpen(snap[c.i]) {
+				extra = append(extra, c)
+			}
+		}
+	}
 	var records []readRef
-	err := e.readChunks(ctx, s, true, func(it readRef, old, cur *opua.DataValue) {
-		if key := it.o.signals[it.i].Key; isTrigger(key) && !sameValue(old, cur) {
+	err := e.readChunks(ctx, s, which, extra, func(it readRef, old, cur *opua.DataValue) {
+		if it.trig == trigNone || sameValue(old, cur) {
+			return
+		}
+		if it.trig == trigRecord {
 			records = append(records, it)
-			records = append(records, s.cold[it.o][recordOf(key)]...)
+			records = append(records, s.cold[it.o][it.rec]...)
+			return
+		}
+		// new alarms since the last read: their slots, the whole ring when
+		// the count jumped by a ring or more, or went back
+		from, to := valueUint(old), valueUint(cur)
+		if !good(old) || to < from || to-from >= AlarmSlots {
+			from = to - min(to, AlarmSlots)
+		}
+		for seq := from + 1; seq <= to; seq++ {
+			records = append(records, s.cold[it.o][alarmKeys[seq%AlarmSlots].rec]...)
 		}
 	})
 	if err != nil {
@@ -496,22 +658,89 @@ func (e *endpoint) readCycle(ctx context.Context, s *session) error {
 	return e.rereadRecords(ctx, s, records)
 }
 
-func (e *endpoint) readChunks(ctx context.Context, s *session, hotOnly bool, changed func(it readRef, old, cur *opua.DataValue)) error {
-	chunks := s.chunks
-	if hotOnly {
-		chunks = s.hotCh
+// alarmOpen tells whether a slot's Cleared says the alarm is still active.
+func alarmOpen(dv *opua.DataValue) bool {
+	if !good(dv) {
+		return true
 	}
-	for k := 0; k < len(chunks); k++ {
-		ch := chunks[k]
-		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnSource, NodesToRead: make([]*opua.ReadValueID, 0, len(ch)+1)}
+	t, _ := dv.Value.Value().(time.Time)
+	return !t.After(opcEpoch)
+}
+
+func valueUint(dv *opua.DataValue) uint64 {
+	if dv == nil || dv.Value == nil {
+		return 0
+	}
+	switch v := dv.Value.Value().(type) {
+	case uint32:
+		return uint64(v)
+	case int32:
+		return uint64(max(v, 0))
+	case uint64:
+		return v
+	case int64:
+		return uint64(max(v, 0))
+	case uint16:
+		return uint64(v)
+	case float64:
+		return uint64(max(v, 0))
+	}
+	return 0
+}
+
+// readSet selects the request lists of a read.
+type readSet int
+
+const (
+	readEvery readSet = iota // every resolved node
+	readHot                  // the nodes read every cycle
+	readWarm                 // hot and slow
+)
+
+func (s *session) lists(which readSet) ([][]readRef, [][]*opua.ReadValueID) {
+	switch which {
+	case readHot:
+		return s.hotCh, s.hotReq
+	case readWarm:
+		return s.warmCh, s.warmReq
+	}
+	return s.chunks, s.allReq
+}
+
+// readChunks reads the chosen lists, extra nodes riding in the first
+// request (or one of their own when it is full).
+func (e *endpoint) readChunks(ctx context.Context, s *session, which readSet, extra []readRef, changed func(it readRef, old, cur *opua.DataValue)) error {
+	chunks, bodies := s.lists(which)
+	for k := 0; k < len(chunks)+1; k++ {
+		var ch []readRef
+		var body []*opua.ReadValueID
 		off := 0
-		if k == 0 {
-			req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: heartbeatNode, AttributeID: opua.AttributeIDValue})
-			off = 1
+		switch {
+		case k < len(chunks):
+			ch, body = chunks[k], bodies[k]
+			if k == 0 {
+				off = 1
+			}
+			if k == 0 && len(extra) > 0 && len(body)+len(extra) <= max(1, min(s.lim.read, maxOpsPerRequest)) {
+				body = slices.Clip(body)
+				ch = append(slices.Clip(ch), extra...)
+				for _, it := range extra {
+					body = append(body, &opua.ReadValueID{NodeID: it.n, AttributeID: opua.AttributeIDValue, DataEncoding: &opua.QualifiedName{}})
+				}
+				extra = nil
+			}
+		case len(extra) > 0:
+			ch = extra
+			for _, it := range extra {
+				body = append(body, &opua.ReadValueID{NodeID: it.n, AttributeID: opua.AttributeIDValue, DataEncoding: &opua.QualifiedName{}})
+			}
+		default:
+			continue
 		}
-		for _, it := range ch {
-			req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: it.n, AttributeID: opua.AttributeIDValue})
+		if len(body) == 0 {
+			continue
 		}
+		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnSource, NodesToRead: body}
 		rctx, cancel := context.WithTimeout(ctx, e.requestTimeout())
 		res, err := s.c.Read(rctx, req)
 		cancel()
@@ -521,14 +750,8 @@ func (e *endpoint) readChunks(ctx context.Context, s *session, hotOnly bool, cha
 		if errors.Is(err, opua.StatusBadTooManyOperations) && s.lim.readProbe && s.lim.read != s.lim.readAdvertised {
 			e.log.Info("server enforces its advertised read limit", "max_read", s.lim.readAdvertised)
 			s.lim.read = s.lim.readAdvertised
-			s.chunks = chunkReads(s.items, s.lim.read)
-			s.hotCh = chunkReads(s.hot, s.lim.read)
-			chunks = s.chunks
-			if hotOnly {
-				chunks = s.hotCh
-			}
-			k = -1
-			continue
+			s.rechunk(nil)
+			return e.readChunks(ctx, s, which, extra, changed)
 		}
 		if err != nil {
 			return fmt.Errorf("read: %w", err)

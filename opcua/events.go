@@ -2,6 +2,7 @@ package opcua
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -375,24 +376,28 @@ var sampleKeys = []string{KeySpindleSpeed, KeySpindleLoad, KeyCoolantTemp, KeyPo
 
 func (o *object) deriveAlarms(s snapshot, mk func(mes.EventKind, time.Time) mes.MachineEvent) []mes.MachineEvent {
 	var ev []mes.MachineEvent
-	inRing := make(map[uint64]bool, AlarmSlots)
-	for i := 0; i < AlarmSlots; i++ {
-		p := "alarm." + string(rune('0'+i)) + "."
-		seq := o.uint(s, p+"Seq")
+	var inRing [AlarmSlots]uint64
+	for i := range AlarmSlots {
+		k := &alarmKeys[i]
+		seq := o.uint(s, k.seq)
 		if seq == 0 {
 			continue
 		}
-		inRing[seq] = true
+		inRing[i] = seq
+		seen := o.alarms[seq]
+		cleared := o.when(s, k.cleared)
+		if seen.raised && (seen.cleared || cleared.IsZero()) {
+			continue // nothing new: no need to look at the other fields
+		}
 		a := mes.Alarm{
 			Seq:      seq,
-			Code:     o.str(s, p+"Code"),
-			Text:     o.str(s, p+"Text"),
-			TextZH:   o.str(s, p+"TextZH"),
-			Severity: int(o.num(s, p+"Severity")),
-			Raised:   o.when(s, p+"Raised"),
-			Cleared:  o.when(s, p+"Cleared"),
+			Code:     o.str(s, k.code),
+			Text:     o.str(s, k.text),
+			TextZH:   o.str(s, k.textZH),
+			Severity: int(o.num(s, k.severity)),
+			Raised:   o.when(s, k.raised),
+			Cleared:  cleared,
 		}
-		seen := o.alarms[seq]
 		if !seen.raised {
 			e := mk(mes.EventAlarmRaised, a.Raised)
 			ac := a
@@ -411,7 +416,7 @@ func (o *object) deriveAlarms(s snapshot, mk func(mes.EventKind, time.Time) mes.
 	}
 	// forget alarms that left the ring: their sequence numbers never come back
 	for seq := range o.alarms {
-		if !inRing[seq] {
+		if !slices.Contains(inRing[:], seq) {
 			delete(o.alarms, seq)
 		}
 	}

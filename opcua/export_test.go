@@ -113,3 +113,7 @@ func (b *BenchLine) Close() {
 		s.close()
 	}
 }
+
+// SetTieredReads switches the fast/slow split of poll cycles (on by
+// default); off, every value is read every cycle, as a baseline.
+func SetTieredReads(on bool) { tieredReads = on }

@@ -12,8 +12,8 @@ import (
 )
 
 // subscribe reads the endpoint once, then follows it through one
-// subscription with a monitored item per node, and a heartbeat Read every
-// interval. The subscription lives and dies with the session: after a
+// subscription with a monitored item per node, and a heartbeat Read in
+// every interval without a notification. The subscription lives and dies with the session: after a
 // reconnect it is created anew.
 func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 	if err := e.readAll(ctx, s); err != nil {
@@ -60,13 +60,18 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 	defer t.Stop()
 	dirty := map[*object]bool{}
 	var records []readRef
+	var lastNote time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := e.heartbeat(ctx, s); err != nil {
-				return err
+			// a notification within the interval proves the server alive:
+			// the heartbeat Read is for quiet spells
+			if time.Since(lastNote) >= e.interval {
+				if err := e.heartbeat(ctx, s); err != nil {
+					return err
+				}
 			}
 			if st := s.c.State(); st != gopcua.Connected {
 				return fmt.Errorf("subscription: client %s", st)
@@ -76,6 +81,7 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 				e.a.setStatus(o.id, func(st *MachineStatus) { st.LastLocal = now })
 			}
 		case n := <-notes:
+			lastNote = time.Now()
 			if err := e.apply(s, n, dirty, &records); err != nil {
 				return err
 			}
