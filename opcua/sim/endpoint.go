@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	gopcua "github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
@@ -40,11 +41,15 @@ type endpoint struct {
 	machines []*machine
 
 	mu      sync.Mutex
-	srv     *server.Server
+	srv     *server.Server // created on first start, closed with the line
+	srvCtx  context.Context
 	stop    context.CancelFunc
-	ln      net.Listener          // the public port
+	private string                // host:port where srv listens
+	keeper  *gopcua.Client        // see keep
+	ln      net.Listener          // the public port; nil while stopped
 	conns   map[net.Conn]struct{} // both sides of every proxied connection
 	stalled chan struct{}         // non-nil while stalled; closed to release
+	pipes   sync.WaitGroup        // the accept loop and every forwarding goroutine
 
 	dirtyMu sync.Mutex
 	dirty   map[*node]struct{}
@@ -60,27 +65,41 @@ func (e *endpoint) url() string {
 	return "opc.tcp://" + net.JoinHostPort(e.host, strconv.Itoa(e.port))
 }
 
-// start creates and starts a fresh gopcua server behind e's public port;
-// it returns once the port is listening.
+// start serves e on its public port, creating its gopcua server on first
+// use; it returns once the port is listening.
 //
 // The gopcua server listens on a private port and e forwards each public
-// connection to it. gopcua's Server.Close neither closes the TCP
-// connections of its clients nor returns before a 10 s timeout, so the
-// forwarder is what drops connections when the endpoint stops, and what
-// holds their bytes back when it stalls.
+// connection to it. Stopping the endpoint closes the public port and the
+// forwarded connections only: the gopcua server lives until the line
+// closes, because gopcua's Server.Close neither closes its clients' TCP
+// connections nor is free of data races against a connection being
+// registered (see keep).
 func (e *endpoint) start(parent context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.srv != nil {
+	if e.ln != nil {
 		return nil
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port)))
 	if err != nil {
 		return fmt.Errorf("endpoint %s: listen %s: %w", e.id, e.url(), err)
 	}
+	if e.srv == nil {
+		if err := e.serve(parent); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	e.ln, e.conns = ln, map[net.Conn]struct{}{}
+	e.pipes.Add(1)
+	go func() { defer e.pipes.Done(); e.accept(e.srvCtx, ln, e.private) }()
+	return nil
+}
+
+// serve creates and starts e's gopcua server on a private port. e.mu is held.
+func (e *endpoint) serve(parent context.Context) error {
 	private, err := freePort(e.host)
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("endpoint %s: %w", e.id, err)
 	}
 	srv, err := newServer(
@@ -93,7 +112,6 @@ func (e *endpoint) start(parent context.Context) error {
 		server.ProductName("Pilotline line simulator"),
 	)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	for i := 1; i < nsCount; i++ {
@@ -102,13 +120,11 @@ func (e *endpoint) start(parent context.Context) error {
 			uri = "urn:pilotline:sim:" + e.id
 		}
 		if got := srv.AddNamespace(&nsView{ep: e, uri: uri, idx: uint16(i)}); got != i {
-			ln.Close()
 			return fmt.Errorf("endpoint %s: namespace %s got index %d, want %d", e.id, uri, got, i)
 		}
 	}
 	objects := srv.Node(server.ObjectsFolder)
 	if objects == nil {
-		ln.Close()
 		return fmt.Errorf("endpoint %s: no Objects folder", e.id)
 	}
 	objects.AddRef(e.sp.machines.serverShell(), server.RefTypeIDOrganizes, true)
@@ -128,31 +144,97 @@ func (e *endpoint) start(parent context.Context) error {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(parent)
+	// Only close stops the server, after Close: its serving loop must run
+	// until then (see close), whatever happens to the line's context.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	e.register(srv)
 	if err := srv.Start(ctx); err != nil {
 		cancel()
-		ln.Close()
 		return fmt.Errorf("endpoint %s: start server: %w", e.id, err)
 	}
-	e.srv, e.stop, e.ln, e.conns = srv, cancel, ln, map[net.Conn]struct{}{}
-	go e.accept(ctx, ln, net.JoinHostPort(e.host, strconv.Itoa(private)))
+	privURL := "opc.tcp://" + net.JoinHostPort(e.host, strconv.Itoa(private))
+	// the keeper's Read is served under e.mu (see read): let it through
+	e.srv, e.srvCtx, e.stop, e.private = srv, ctx, cancel, net.JoinHostPort(e.host, strconv.Itoa(private))
+	e.mu.Unlock()
+	keeper, err := keep(ctx, privURL)
+	e.mu.Lock()
+	if err != nil {
+		e.srv = nil
+		_ = srv.Close()
+		cancel()
+		return fmt.Errorf("endpoint %s: %w", e.id, err)
+	}
+	e.keeper = keeper
 	return nil
 }
 
-// halt closes e's server and drops its connections.
-func (e *endpoint) halt() error {
+// keep opens a secure channel to a freshly started gopcua server and reads
+// through it once, and the channel stays open until the server closes.
+//
+// IMPORTANT: this is what makes Server.Close race-free. gopcua counts its
+// channels in a sync.WaitGroup that Close waits on, and each channel's Add
+// runs on a goroutine of its own: the race detector flags an Add that takes
+// the count from zero unless it happened before the Wait. The keeper's
+// channel is the only one to do so (it is first and outlives the others),
+// and its Add happens before the line's Close through its Read, served
+// under e.mu, which halt takes before Close.
+func keep(ctx context.Context, url string) (*gopcua.Client, error) {
+	c, err := gopcua.NewClient(url, gopcua.SecurityMode(ua.MessageSecurityModeNone), gopcua.AutoReconnect(false),
+		gopcua.DialTimeout(10*time.Second), gopcua.RequestTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("keeper: %w", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Dial(dctx); err != nil {
+		return nil, fmt.Errorf("keeper: dial: %w", err)
+	}
+	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither,
+		NodesToRead: []*ua.ReadValueID{{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), AttributeID: ua.AttributeIDValue, DataEncoding: &ua.QualifiedName{}}}}
+	if err := c.Send(dctx, req, func(ua.Response) error { return nil }); err != nil {
+		_ = c.Close(dctx)
+		return nil, fmt.Errorf("keeper: read: %w", err)
+	}
+	return c, nil
+}
+
+// halt closes e's public port and drops its connections; its gopcua
+// server stays, ready for start.
+func (e *endpoint) halt() {
 	e.mu.Lock()
-	srv, stop, ln, conns := e.srv, e.stop, e.ln, e.conns
-	e.srv, e.stop, e.ln, e.conns = nil, nil, nil, nil
+	ln, conns := e.ln, e.conns
+	e.ln, e.conns = nil, nil
 	e.mu.Unlock()
-	if srv == nil {
-		return nil
+	if ln == nil {
+		return
 	}
 	ln.Close()
 	for c := range conns {
 		c.Close()
 	}
+}
+
+// close halts e, waits until no byte can reach its gopcua server any more,
+// then closes the server.
+func (e *endpoint) close() error {
+	e.halt()
+	e.setStall(false) // a held-back pipe must see its closed connection
+	e.pipes.Wait()
+	e.mu.Lock()
+	srv, stop, keeper := e.srv, e.stop, e.keeper
+	e.srv, e.stop, e.keeper = nil, nil, nil
+	e.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	// gopcua closes a channel without closing its connection, and waits
+	// (up to 10 s) until the peer has: every peer goes first, the keeper
+	// last. Its channel's Add happened before this (see keep), and every
+	// other channel was counted while it was open: the forwarder, whose
+	// connections were the only others, is gone.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = keeper.Close(ctx)
 	// gopcua's serving loop must still run while Close waits for the
 	// channel goroutines, or a goroutine holding a last message blocks
 	// forever and Close gives up only after 10 s.
@@ -180,9 +262,10 @@ func (e *endpoint) accept(ctx context.Context, ln net.Listener, private string) 
 			return
 		}
 		e.conns[c], e.conns[up] = struct{}{}, struct{}{}
+		e.pipes.Add(2)
 		e.mu.Unlock()
-		go e.pipe(ctx, up, c)
-		go e.pipe(ctx, c, up)
+		go func() { defer e.pipes.Done(); e.pipe(ctx, up, c) }()
+		go func() { defer e.pipes.Done(); e.pipe(ctx, c, up) }()
 	}
 }
 
@@ -259,6 +342,25 @@ func (e *endpoint) register(srv *server.Server) {
 		return &ua.UnregisterNodesResponse{ResponseHeader: header(r, ua.StatusOK)}
 	}))
 	srv.RegisterHandler(id.GetEndpointsRequest_Encoding_DefaultBinary, wrap(func(r ua.Request) ua.Response { return e.getEndpoints(srv, r) }))
+	// gopcua publishes on a ticker started with the subscription, at a
+	// phase unrelated to the simulation's ticks, where the values change:
+	// changes then wait up to a whole publishing interval. Starting it
+	// just after a tick aligns the two whenever the publishing interval is
+	// a multiple of the tick. The response is sent from a goroutine of its
+	// own, so that the server's one serving goroutine never waits.
+	srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary, func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
+		go func() {
+			time.Sleep(e.line.afterTick(time.Now()))
+			resp, err := srv.SubscriptionService.CreateSubscription(sc, r, reqID)
+			if err != nil {
+				resp = fault(r, ua.StatusBadInternalError)
+			}
+			if err := sc.SendResponseWithContext(context.Background(), reqID, resp); err != nil {
+				e.line.log.Debug("create subscription: send response", "endpoint", e.id, "err", err)
+			}
+		}()
+		return nil, nil
+	})
 	srv.RegisterHandler(id.CreateMonitoredItemsRequest_Encoding_DefaultBinary, func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
 		if req, ok := r.(*ua.CreateMonitoredItemsRequest); ok && len(req.ItemsToCreate) > maxMonitoredPerCall {
 			return fault(r, ua.StatusBadTooManyOperations), nil

@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -70,6 +71,8 @@ type Line struct {
 
 	endpoints []*endpoint
 	epBy      map[string]*endpoint
+
+	tickStart atomic.Int64 // wall clock (UnixNano) of the tick loop's start: ticks fall on it plus whole ticks
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -157,7 +160,7 @@ func Start(ctx context.Context, o Options) (*Line, error) {
 		if err := l.startEndpoint(e, o.PortBase == 0); err != nil {
 			l.cancel()
 			for _, e := range l.endpoints {
-				_ = e.halt()
+				_ = e.close()
 			}
 			return nil, err
 		}
@@ -339,7 +342,7 @@ func (l *Line) Close() error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := e.halt(); err != nil {
+				if err := e.close(); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -418,14 +421,15 @@ func (l *Line) endpointByID(id string) (*endpoint, error) {
 	return e, nil
 }
 
-// StopEndpoint kills one endpoint's server, dropping its connections; the
-// machines behind it keep running. Errors: ENOTFOUND.
+// StopEndpoint kills one endpoint: its port closes and its connections
+// drop; the machines behind it keep running. Errors: ENOTFOUND.
 func (l *Line) StopEndpoint(id string) error {
 	e, err := l.endpointByID(id)
 	if err != nil {
 		return err
 	}
-	return e.halt()
+	e.halt()
+	return nil
 }
 
 // StartEndpoint restarts a stopped endpoint on the same port; it returns
@@ -554,6 +558,7 @@ func (l *Line) Station(id string) (mes.StationStatus, bool) {
 func (l *Line) run() {
 	defer l.wg.Done()
 	t := time.NewTicker(l.tick)
+	l.tickStart.Store(time.Now().UnixNano())
 	defer t.Stop()
 	for {
 		select {
@@ -585,6 +590,20 @@ func (l *Line) advance(to time.Time) {
 		m.refresh()
 		m.publishProcess()
 	}
+}
+
+// afterTick is how long until shortly after the simulation's next tick,
+// when the tick's changes have reached the monitored items: a publishing
+// cycle started then publishes each tick's changes as soon as they exist.
+// The margin (a quarter tick) covers the tick's own work on a busy machine.
+func (l *Line) afterTick(now time.Time) time.Duration {
+	t0 := l.tickStart.Load()
+	if t0 == 0 {
+		return 0
+	}
+	since := now.Sub(time.Unix(0, t0))
+	next := (since/l.tick + 1) * l.tick
+	return next + l.tick/4 - since
 }
 
 // flush wakes the notifiers of endpoints with changed values.
