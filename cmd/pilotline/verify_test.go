@@ -108,6 +108,22 @@ func editBolt(t *testing.T, dir, bucket string, edit func(k, v []byte) []byte) {
 	}))
 }
 
+// editBur is an edit for editBolt that changes the bur whose serial ends
+// in suffix as a value: burs are stored in a binary encoding.
+func editBur(t *testing.T, suffix string, change func(b *mes.Bur)) func(k, v []byte) []byte {
+	return func(k, v []byte) []byte {
+		if !strings.HasSuffix(string(k), suffix) {
+			return nil
+		}
+		b, err := bolt.DecodeBur(v)
+		require.NoError(t, err)
+		change(b)
+		nv, err := bolt.EncodeBur(b)
+		require.NoError(t, err)
+		return nv
+	}
+}
+
 func TestVerify_Store(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -115,12 +131,7 @@ func TestVerify_Store(t *testing.T) {
 		edit   func(k, v []byte) []byte
 		want   string
 	}{
-		{"bur measurement", "burs", func(k, v []byte) []byte {
-			if strings.HasSuffix(string(k), "-00003") {
-				return bytes.Replace(v, []byte(`"gauge_id":"GA-1"`), []byte(`"gauge_id":"GA-9"`), 1)
-			}
-			return nil
-		}, "no longer matches the stored record"},
+		{"bur measurement", "burs", editBur(t, "-00003", func(b *mes.Bur) { b.Measurement.GaugeID = "GA-9" }), "no longer matches the stored record"},
 		{"audit entry", "audit", func(k, v []byte) []byte {
 			if bytes.Contains(v, []byte(`"reason":"scrap: oversize"`)) {
 				return bytes.Replace(v, []byte(`"reason":"scrap: oversize"`), []byte(`"reason":"scrap: chipped"`), 1)
@@ -160,24 +171,22 @@ func TestVerify_Store(t *testing.T) {
 // TestVerify_UnsignedBatch: a bur altered in the file is found by its own
 // audit entry, before any signature binds the batch.
 func TestVerify_UnsignedBatch(t *testing.T) {
-	bur := func(seq string, old, new string) func(k, v []byte) []byte {
-		return func(k, v []byte) []byte {
-			if strings.HasSuffix(string(k), seq) && bytes.Contains(v, []byte(old)) {
-				return bytes.Replace(v, []byte(old), []byte(new), 1)
-			}
-			return nil
-		}
-	}
 	tests := []struct {
 		name string
 		edit func(k, v []byte) []byte
 		want string
 	}{
-		{"gauge", bur("-00003", `"gauge_id":"GA-1"`, `"gauge_id":"GA-9"`), "bur B000001-00003 differs from its audit entry"},
-		{"scrap made good", bur("-00002", `"disposition":"scrap"`, `"disposition":"good"`), "bur B000001-00002 differs from its audit entry"},
-		{"program version", bur("-00001", `"program_version":"`, `"program_version":"9`), "bur B000001-00001 differs from its audit entry"},
-		{"measured value", bur("-00001", `"values":{"`, `"values":{"x":1,"`), "bur B000001-00001 differs from its audit entry"},
-		{"undecodable", bur("-00002", `{`, `{{`), "burs of batch B000001 unreadable"},
+		{"gauge", editBur(t, "-00003", func(b *mes.Bur) { b.Measurement.GaugeID = "GA-9" }), "bur B000001-00003 differs from its audit entry"},
+		{"scrap made good", editBur(t, "-00002", func(b *mes.Bur) { b.Disposition = mes.BurGood }), "bur B000001-00002 differs from its audit entry"},
+		{"program version", editBur(t, "-00001", func(b *mes.Bur) { b.Operations[0].ProgramVersion = "9" + b.Operations[0].ProgramVersion }),
+			"bur B000001-00001 differs from its audit entry"},
+		{"measured value", editBur(t, "-00001", func(b *mes.Bur) { b.Measurement.Values["x"] = 1 }), "bur B000001-00001 differs from its audit entry"},
+		{"undecodable", func(k, v []byte) []byte {
+			if strings.HasSuffix(string(k), "-00002") {
+				return append(bytes.Clone(v), 0) // a trailing byte no encoding allows
+			}
+			return nil
+		}, "burs of batch B000001 unreadable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
