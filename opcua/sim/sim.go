@@ -595,7 +595,8 @@ func (l *Line) advance(to time.Time) {
 // afterTick is how long until shortly after the simulation's next tick,
 // when the tick's changes have reached the monitored items: a publishing
 // cycle started then publishes each tick's changes as soon as they exist.
-// The margin (a quarter tick) covers the tick's own work on a busy machine.
+// The margin (a fifth of a tick) covers the tick's own work on a busy
+// machine: a change that misses it waits a whole publishing interval.
 func (l *Line) afterTick(now time.Time) time.Duration {
 	t0 := l.tickStart.Load()
 	if t0 == 0 {
@@ -603,7 +604,7 @@ func (l *Line) afterTick(now time.Time) time.Duration {
 	}
 	since := now.Sub(time.Unix(0, t0))
 	next := (since/l.tick + 1) * l.tick
-	return next + l.tick/4 - since
+	return next + l.tick/5 - since
 }
 
 // flush wakes the notifiers of endpoints with changed values.
