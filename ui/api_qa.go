@@ -185,6 +185,24 @@ func (s *Server) auditSignFailed(c echo.Context, u *mes.User, batch, why string)
 		New: auditJSON(map[string]string{"ip": c.RealIP(), "reason": "e-signature: " + why, "batch": batch})})
 }
 
+// qaBatchAccess returns the quality services and the signed-in user after
+// checking that the user may see batch id (another organisation's batch, or
+// a customer's batch not yet released, answers like a missing one).
+func (s *Server) qaBatchAccess(c echo.Context, id string) (*QA, *mes.User, error) {
+	q, err := s.qa()
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := signedIn(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.qaBatch(c.Request().Context(), u, id); err != nil {
+		return nil, nil, err
+	}
+	return q, u, nil
+}
+
 // ncList is the body of GET /api/v1/batches/{id}/ncs.
 type ncList struct {
 	Batch string                `json:"batch"`
@@ -199,18 +217,11 @@ func (s *Server) handleListNCs(c echo.Context) error {
 	if err := checkQuery(c); err != nil {
 		return err
 	}
-	q, err := s.qa()
-	if err != nil {
-		return err
-	}
-	u, err := signedIn(c)
+	q, _, err := s.qaBatchAccess(c, id)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := s.qaBatch(ctx, u, id); err != nil {
-		return err
-	}
 	ncs, err := q.NCs.ListNCs(ctx, id)
 	if err != nil {
 		return err
@@ -277,18 +288,11 @@ func (s *Server) handleReview(c echo.Context) error {
 	if err := checkQuery(c); err != nil {
 		return err
 	}
-	q, err := s.qa()
-	if err != nil {
-		return err
-	}
-	u, err := signedIn(c)
+	q, u, err := s.qaBatchAccess(c, id)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := s.qaBatch(ctx, u, id); err != nil {
-		return err
-	}
 	r, err := s.traceSource(q).Review(ctx, s.Events, id, s.Now().UTC())
 	if err != nil {
 		return err

@@ -61,18 +61,11 @@ func (s *Server) handleTrace(c echo.Context) error {
 	if !ok {
 		return invalid("format: want csv, measurements.csv, json, pdf or bundle, got %q", truncate(name, 40))
 	}
-	q, err := s.qa()
-	if err != nil {
-		return err
-	}
-	u, err := signedIn(c)
+	q, u, err := s.qaBatchAccess(c, id)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := s.qaBatch(ctx, u, id); err != nil {
-		return err
-	}
 	rec, burs, err := s.traceSource(q).TraceRecord(ctx, id, q.Location, s.Now().UTC())
 	if err != nil {
 		return err
