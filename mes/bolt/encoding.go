@@ -184,28 +184,7 @@ func (w *eventEncoder) event(e *mes.MachineEvent) {
 		w.b = append(w.b, boolByte(c.Aborted))
 	}
 	if m := e.Measurement; m != nil {
-		w.uv(m.Seq)
-		w.str(m.Serial)
-		w.str(m.Station)
-		w.str(m.GaugeID)
-		w.time(m.CalibrationDue)
-		w.time(m.Time)
-		if m.Values == nil {
-			w.uv(0)
-		} else {
-			w.uv(uint64(len(m.Values)) + 1)
-			// Sorted so that equal events encode to equal bytes.
-			var stack [8]string
-			keys := stack[:0]
-			for k := range m.Values {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				w.str(k)
-				w.f64(m.Values[k])
-			}
-		}
+		w.measurement(m)
 	}
 	if s := e.Sample; s != nil {
 		for _, v := range [...]float64{s.SpindleSpeed, s.SpindleLoad, s.CoolantTemp, s.PowerKW, s.EnergyKWh, s.WheelDiameter, s.WheelWearUM, s.Progress} {
@@ -580,4 +559,27 @@ func rekeyEventKeys(tx *bbolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// measurement encodes an inspection result, the same way inside an event
+// and inside a bur. Values are sorted by characteristic so that equal
+// values encode to equal bytes.
+func (w *eventEncoder) measurement(m *mes.Measurement) {
+	w.uv(m.Seq)
+	w.str(m.Serial)
+	w.str(m.Station)
+	w.str(m.GaugeID)
+	w.time(m.CalibrationDue)
+	w.time(m.Time)
+	w.count(m.Values == nil, len(m.Values))
+	var stack [8]string
+	keys := stack[:0]
+	for k := range m.Values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w.str(k)
+		w.f64(m.Values[k])
+	}
 }

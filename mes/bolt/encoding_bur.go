@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/pilotline/pilotline/mes"
@@ -92,23 +91,7 @@ func appendBur(dst []byte, b *mes.Bur) ([]byte, error) {
 		w.b = append(w.b, 0)
 	} else {
 		w.b = append(w.b, 1)
-		w.uv(m.Seq)
-		w.str(m.Serial)
-		w.str(m.Station)
-		w.str(m.GaugeID)
-		w.time(m.CalibrationDue)
-		w.time(m.Time)
-		w.count(m.Values == nil, len(m.Values))
-		var stack [8]string
-		keys := stack[:0]
-		for k := range m.Values {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys) // equal burs encode to equal bytes
-		for _, k := range keys {
-			w.str(k)
-			w.f64(m.Values[k])
-		}
+		w.measurement(m)
 	}
 	w.count(b.Results == nil, len(b.Results))
 	for _, r := range b.Results {
