@@ -33,6 +33,10 @@ type endpoint struct {
 	mu   sync.Mutex // guards live
 	live *session
 
+	// clock follows the server's clock, for the events acquisition stamps
+	// itself (see machineClock)
+	clock machineClock
+
 	// noTranslate remembers that the server lacks TranslateBrowsePathsToNodeIds.
 	// IMPORTANT: it is never probed twice, because gopcua's client treats the
 	// ServiceFault as a broken channel and stops its subscription loop.
@@ -115,11 +119,12 @@ func (e *endpoint) run(ctx context.Context) {
 // down reports every object of the endpoint lost.
 func (e *endpoint) down(ctx context.Context, err error) {
 	now := time.Now()
+	at := e.clock.at(now)
 	reason := errText(err)
 	e.log.Warn("endpoint down", "err", reason)
 	var ev []mes.MachineEvent
 	for _, o := range e.objects {
-		ev = append(ev, o.lost(now, reason)...)
+		ev = append(ev, receivedAt(o.lost(at, reason), now)...)
 		e.a.setStatus(o.id, func(st *MachineStatus) {
 			st.CommOK, st.State, st.LastError = false, mes.StateCommLost, reason
 		})
@@ -130,10 +135,11 @@ func (e *endpoint) down(ctx context.Context, err error) {
 // markMissing reports the objects the server does not have as lost.
 func (e *endpoint) markMissing(ctx context.Context, s *session) {
 	now := time.Now()
+	at := e.clock.at(now)
 	var ev []mes.MachineEvent
 	for _, o := range s.notFound {
 		e.log.Warn("object not found on the server", "object", o.id, "browse_name", o.node)
-		ev = append(ev, o.lost(now, "not found on the server")...)
+		ev = append(ev, receivedAt(o.lost(at, "not found on the server"), now)...)
 		e.a.setStatus(o.id, func(st *MachineStatus) {
 			st.CommOK, st.State, st.LastError = false, mes.StateCommLost, "not found on the server"
 		})
@@ -762,6 +768,9 @@ func (e *endpoint) readChunks(ctx context.Context, s *session, which readSet, ex
 		if len(res.Results) != len(req.NodesToRead) {
 			return fmt.Errorf("read: %d results for %d nodes", len(res.Results), len(req.NodesToRead))
 		}
+		if off == 1 {
+			e.clock.observeValue(res.Results[0], time.Now())
+		}
 		for j, it := range ch {
 			cur := res.Results[j+off]
 			if changed != nil {
@@ -778,22 +787,35 @@ func (e *endpoint) readChunks(ctx context.Context, s *session, which readSet, ex
 func (e *endpoint) heartbeat(ctx context.Context, s *session) error {
 	rctx, cancel := context.WithTimeout(ctx, e.requestTimeout())
 	defer cancel()
-	_, err := s.c.Read(rctx, &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnNeither,
+	res, err := s.c.Read(rctx, &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnNeither,
 		NodesToRead: []*opua.ReadValueID{{NodeID: heartbeatNode, AttributeID: opua.AttributeIDValue}}})
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
+	if len(res.Results) == 1 {
+		e.clock.observeValue(res.Results[0], time.Now())
+	}
 	return nil
+}
+
+// receivedAt sets the local receive time of events acquisition stamped
+// itself on the machine's clock.
+func receivedAt(ev []mes.MachineEvent, local time.Time) []mes.MachineEvent {
+	for i := range ev {
+		ev[i].Received = local
+	}
+	return ev
 }
 
 // emit derives events for the given objects from their snapshots, updates
 // their status and hands the events to the sink.
 func (e *endpoint) emit(ctx context.Context, s *session, objs []*object) {
 	now := time.Now()
+	at := e.clock.at(now)
 	var ev []mes.MachineEvent
 	for _, o := range objs {
 		snap := s.snap[o]
-		ev = append(ev, o.restored(now)...)
+		ev = append(ev, receivedAt(o.restored(at), now)...)
 		ev = append(ev, o.derive(snap, now, e.log)...)
 		var newest time.Time
 		for _, dv := range snap {

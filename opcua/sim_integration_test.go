@@ -203,8 +203,10 @@ func TestSimulatedLineEndToEnd(t *testing.T) {
 	phase("G07 dispatched")
 	// a loaded test machine may have timed G07 out before: count from here
 	lost0, restored0 := len(s.of("G07", mes.EventCommLost)), len(s.of("G07", mes.EventCommRestored))
+	simStop := line.Now()
 	require.NoError(t, line.StopEndpoint("G07"))
 	require.Eventually(t, func() bool { return len(s.of("G07", mes.EventCommLost)) == lost0+1 }, long, 5*time.Millisecond)
+	assertOnLineClock(t, s.of("G07", mes.EventCommLost)[lost0], simStop, line.Now())
 	assert.Equal(t, mes.StateCommLost, status(a)["G07"].State)
 	marks := status(a)
 	require.Eventually(t, func() bool {
@@ -221,14 +223,28 @@ func TestSimulatedLineEndToEnd(t *testing.T) {
 
 	require.Eventually(t, func() bool { v, _ := line.Machine("G07"); return v.Parts == 2 }, long, 10*time.Millisecond, "G07 works on while unreachable")
 	phase("G07 finished offline")
+	simStart := line.Now()
 	require.NoError(t, line.StartEndpoint("G07"))
 	require.Eventually(t, func() bool { return len(s.of("G07", mes.EventCommRestored)) == restored0+1 }, long, 5*time.Millisecond)
+	assertOnLineClock(t, s.of("G07", mes.EventCommRestored)[restored0], simStart, line.Now())
 	require.Eventually(t, func() bool { return len(s.of("G07", mes.EventCycle)) == 2 }, long, 5*time.Millisecond)
 	assert.Equal(t, "T2-G07", s.of("G07", mes.EventCycle)[1].Cycle.Serial)
 	assert.True(t, status(a)["G07"].CommOK)
 	for _, id := range grinders() {
 		assertCountersOnce(t, s, id)
 	}
+}
+
+// assertOnLineClock checks that an event acquisition stamped itself lies on
+// the simulated line's clock (which runs thousands of times faster than the
+// wall clock here), between from and to give or take a few simulated
+// minutes of extrapolation, and not on the MES's clock.
+func assertOnLineClock(t *testing.T, ev mes.MachineEvent, from, to time.Time) {
+	t.Helper()
+	const slack = 3 * time.Minute
+	assert.False(t, ev.SourceTime.Before(from.Add(-slack)), "%s at %s, line clock was %s before", ev.Kind, ev.SourceTime, from)
+	assert.False(t, ev.SourceTime.After(to.Add(slack)), "%s at %s, line clock was %s after", ev.Kind, ev.SourceTime, to)
+	assert.False(t, ev.Received.IsZero(), "received on the MES's clock")
 }
 
 func TestSimulatedLineSubscription(t *testing.T) {

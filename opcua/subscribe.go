@@ -11,6 +11,10 @@ import (
 	opua "github.com/gopcua/opcua/ua"
 )
 
+// clockEvery is how often a busy subscription still reads the server's
+// clock (see machineClock).
+const clockEvery = 5 * time.Second
+
 // subscribe reads the endpoint once, then follows it through one
 // subscription with a monitored item per node, and a heartbeat Read in
 // every interval without a notification. The subscription lives and dies with the session: after a
@@ -60,7 +64,7 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 	defer t.Stop()
 	dirty := map[*object]bool{}
 	var records []readRef
-	var lastNote time.Time
+	var lastNote, lastBeat time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -68,10 +72,12 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 		case <-t.C:
 			// a notification within the interval proves the server alive:
 			// the heartbeat Read is for quiet spells
-			if time.Since(lastNote) >= e.interval {
+			// and, every clockEvery, for the server's clock
+			if time.Since(lastNote) >= e.interval || time.Since(lastBeat) >= clockEvery {
 				if err := e.heartbeat(ctx, s); err != nil {
 					return err
 				}
+				lastBeat = time.Now()
 			}
 			if st := s.c.State(); st != gopcua.Connected {
 				return fmt.Errorf("subscription: client %s", st)

@@ -207,12 +207,7 @@ func (r *soakRun) finish(ctx context.Context, t0, shiftEnd time.Time, start *Sim
 	r.lagCheck(cycles)
 	r.genealogyChecks(start, end, burs)
 	r.kpiChecks(ctx, period, burs, cycles, meas, start, end)
-	if res.downS > 0 && res.CommLostS < 0.25*res.downS {
-		// Acquisition stamps comm_lost with its own wall clock, not the
-		// machine's clock its other events carry, so the outage lands
-		// outside the line's timeline when the two clocks differ.
-		res.known("comm-lost periods counted in OEE", "endpoints were down %.0f machine-s, OEE shows %.0f s comm lost (cause: opcua/endpoint.go down() stamps EventCommLost with time.Now(), not the machine's clock)", res.downS, res.CommLostS)
-	}
+	r.commLostCheck()
 	r.twinCheck(ctx, end)
 
 	// Leaks: RSS and goroutines of the last MES incarnation.
@@ -565,4 +560,34 @@ func (r *soakRun) genealogyChecks(start, end *SimState, burs []soakBur) {
 		res.fail(inv, "%d counted jobs in all have no genealogy record", missing)
 	}
 	res.GenealogyRecords = res.CountedJobs - missing
+}
+
+// commLostCheck checks that every scheduled outage of a grinder's endpoint
+// shows in its OEE as communication lost, on the machine's own clock: no
+// less than the outage less the detection lag (two poll intervals, taken
+// generously) and the time the MES itself was killed, and no more than the
+// outage plus the reconnect backoff.
+func (r *soakRun) commLostCheck() {
+	const inv = "comm-lost periods counted in OEE"
+	res := r.res
+	mesDown := 0.0
+	for _, d := range r.down {
+		mesDown += d[1].Sub(d[0]).Seconds() * r.m.Speed
+	}
+	detect := 5 * r.m.Speed  // machine-seconds per outage: two poll intervals, generously
+	settle := 30 * r.m.Speed // machine-seconds per outage: reconnect backoff (as epDown)
+	ids := make([]string, 0, len(res.downBy))
+	for id := range res.downBy {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		down, n, lost := res.downBy[id], float64(res.outagesBy[id]), res.commLostBy[id]
+		if lo := down - n*detect - mesDown; lost < lo {
+			res.fail(inv, "%s: endpoint down %.0f s in %v outages, OEE shows %.0f s comm lost (less than %.0f s)", id, down, n, lost, lo)
+		}
+		if hi := down + n*settle; lost > hi {
+			res.fail(inv, "%s: endpoint down %.0f s in %v outages, OEE shows %.0f s comm lost (more than %.0f s)", id, down, n, lost, hi)
+		}
+	}
 }

@@ -74,6 +74,10 @@ func (r *soakRun) kpiChecks(ctx context.Context, period [2]time.Time, burs []soa
 			sum += v
 		}
 		res.CommLostS += m.Time["comm_lost_s"]
+		if res.commLostBy == nil {
+			res.commLostBy = map[string]float64{}
+		}
+		res.commLostBy[m.ID] += m.Time["comm_lost_s"]
 		if math.Abs(sum-want) > 1e-6 || math.Abs(m.Time["period_s"]-want) > 1e-6 {
 			res.fail(part, "%s: buckets sum to %.6f s, period_s %.6f s, shift %.6f s", m.ID, sum, m.Time["period_s"], want)
 		}

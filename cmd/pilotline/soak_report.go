@@ -29,18 +29,21 @@ type soakResult struct {
 	MESKills int      `json:"mes_kills"`
 	Restarts []string `json:"restarts"` // wall time from SIGKILL to the MES answering again
 
-	Burs             int     `json:"burs"`
-	GoodBurs         int     `json:"good_burs"`
-	CountedJobs      int     `json:"counted_jobs"`
-	GenealogyRecords int     `json:"genealogy_records"`
-	AckedEvents      int     `json:"acked_events"`
-	Departures       int     `json:"departures"`
-	TaktMeanS        float64 `json:"takt_mean_s"`
-	CommLostS        float64 `json:"comm_lost_s"` // summed over machines
-	downS            float64 // machine-seconds of endpoints stopped or stalled by the schedule
-	EnergyBursKWh    float64 `json:"energy_burs_kwh"`
-	EnergyJobsKWh    float64 `json:"energy_jobs_kwh"`
-	EnergyCounterKWh float64 `json:"energy_counter_kwh"`
+	Burs             int                `json:"burs"`
+	GoodBurs         int                `json:"good_burs"`
+	CountedJobs      int                `json:"counted_jobs"`
+	GenealogyRecords int                `json:"genealogy_records"`
+	AckedEvents      int                `json:"acked_events"`
+	Departures       int                `json:"departures"`
+	TaktMeanS        float64            `json:"takt_mean_s"`
+	CommLostS        float64            `json:"comm_lost_s"` // summed over machines
+	DownS            float64            `json:"down_s"`      // machine-seconds of endpoints stopped or stalled by the schedule
+	downBy           map[string]float64 // DownS per machine
+	outagesBy        map[string]int     // scheduled outages per machine
+	commLostBy       map[string]float64 // CommLostS per machine
+	EnergyBursKWh    float64            `json:"energy_burs_kwh"`
+	EnergyJobsKWh    float64            `json:"energy_jobs_kwh"`
+	EnergyCounterKWh float64            `json:"energy_counter_kwh"`
 
 	ViewerConnects int64           `json:"viewer_connects"`
 	ViewerFailures int64           `json:"viewer_failures"`
@@ -135,6 +138,7 @@ var soakInvariants = []string{
 	"cycle-time statistics match the raw events",
 	"takt matches the raw events",
 	"energy per batch and bur matches the counters",
+	"comm-lost periods counted in OEE",
 	"twin snapshot equals the simulator and the MES",
 	"slow viewers dropped",
 	"fast viewers p99 < 100 ms",
@@ -153,8 +157,8 @@ func (r *soakResult) text() string {
 		r.Seed, r.Shift, r.Speed, wall, r.Viewers, r.MESKills, r.Injected)
 	fmt.Fprintf(&b, "  burs %d (good %d), counted jobs %d, genealogy records matched %d, departures %d, takt %.1f s\n",
 		r.Burs, r.GoodBurs, r.CountedJobs, r.GenealogyRecords, r.Departures, r.TaktMeanS)
-	fmt.Fprintf(&b, "  acknowledged events re-read after kills %d; MES restarts %s; comm lost %.0f machine-s\n",
-		r.AckedEvents, strings.Join(r.Restarts, ", "), r.CommLostS)
+	fmt.Fprintf(&b, "  acknowledged events re-read after kills %d; MES restarts %s; endpoints down %.0f machine-s, comm lost in OEE %.0f machine-s\n",
+		r.AckedEvents, strings.Join(r.Restarts, ", "), r.DownS, r.CommLostS)
 	fmt.Fprintf(&b, "  energy: burs %.4f kWh = jobs %.4f kWh; counters %.4f kWh (%.4f kWh between jobs)\n",
 		r.EnergyBursKWh, r.EnergyJobsKWh, r.EnergyCounterKWh, r.EnergyCounterKWh-r.EnergyJobsKWh)
 	fmt.Fprintf(&b, "  viewers: %d connects, %d failed; delivery latency p50 %.2f ms, p99 %.2f ms over %d deltas; slow viewers dropped %d (%d announced slow_consumer), still open %d\n",

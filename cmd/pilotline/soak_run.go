@@ -44,6 +44,7 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 	shiftEnd := t0.Add(r.m.Shift)
 	faults := schedule(r.m.Seed, r.m.Shift, r.m.Faults, r.m.Kills)
 	downSince := map[string]time.Duration{}
+	res.downBy, res.outagesBy = map[string]float64{}, map[string]int{}
 	r.epDown = map[string][][2]time.Time{}
 	for _, f := range faults {
 		res.Schedule = append(res.Schedule, f.String())
@@ -52,7 +53,9 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 			case "endpoint-stop", "stall-on":
 				downSince[id] = f.At
 			case "endpoint-start", "stall-off":
-				res.downS += (f.At - downSince[id]).Seconds()
+				res.DownS += (f.At - downSince[id]).Seconds()
+				res.downBy[id] += (f.At - downSince[id]).Seconds()
+				res.outagesBy[id]++
 				// Reconnecting takes a backoff of up to some seconds of wall time.
 				settle := time.Duration(30 * float64(time.Second) * r.m.Speed)
 				r.epDown[id] = append(r.epDown[id], [2]time.Time{t0.Add(downSince[id]), t0.Add(f.At + settle)})

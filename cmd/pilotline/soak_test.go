@@ -289,3 +289,42 @@ func TestDispatchCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestCommLostCheck(t *testing.T) {
+	wall0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	const speed = 60 // detection lag 300 s, backoff 1,800 s per outage
+	run := func(lost map[string]float64, mesDown time.Duration) *soakRun {
+		return &soakRun{
+			m: &SoakMain{Speed: speed},
+			res: &soakResult{
+				downBy:     map[string]float64{"G02": 3600, "G07": 600},
+				outagesBy:  map[string]int{"G02": 1, "G07": 2},
+				commLostBy: lost,
+			},
+			down: [][2]time.Time{{wall0, wall0.Add(mesDown)}},
+		}
+	}
+	tests := []struct {
+		name    string
+		lost    map[string]float64
+		mesDown time.Duration
+		broken  bool
+	}{
+		{"outages counted, detection and backoff within bounds", map[string]float64{"G02": 3700, "G07": 500}, 0, false},
+		{"an outage missing from OEE (stamped off the line's clock)", map[string]float64{"G02": 40, "G07": 600}, 0, true},
+		{"the MES dead for part of an outage", map[string]float64{"G02": 2400, "G07": 600}, 20 * time.Second, false},
+		{"far more comm lost than the endpoint was down", map[string]float64{"G02": 3600, "G07": 5000}, 0, true},
+		{"no KPI for a machine that was down", map[string]float64{"G07": 600}, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(tc.lost, tc.mesDown)
+			r.commLostCheck()
+			if tc.broken {
+				assert.Equal(t, []string{"comm-lost periods counted in OEE"}, r.res.broken())
+			} else {
+				assert.Empty(t, r.res.broken())
+			}
+		})
+	}
+}

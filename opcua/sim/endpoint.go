@@ -414,6 +414,12 @@ func (e *endpoint) attr(srv *server.Server, nid *ua.NodeID, a ua.AttributeID) *u
 		return badValue(ua.StatusBadNodeIDInvalid)
 	}
 	if nid.Namespace() == 0 {
+		if a == ua.AttributeIDValue && nid.Equal(currentTimeNode) {
+			// the server's clock is the simulated one, as a machine tool's is
+			// its own: clients put their own events on the line's timeline
+			now := e.line.Now()
+			return &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueSourceTimestamp, Value: ua.MustVariant(now), SourceTimestamp: now}
+		}
 		ns, err := srv.Namespace(0)
 		if err != nil {
 			return badValue(ua.StatusBadNodeIDUnknown)
@@ -427,6 +433,9 @@ func (e *endpoint) attr(srv *server.Server, nid *ua.NodeID, a ua.AttributeID) *u
 	}
 	return attribute(n, a)
 }
+
+// currentTimeNode is Server_ServerStatus_CurrentTime.
+var currentTimeNode = ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime)
 
 func (e *endpoint) current() *server.Server {
 	e.mu.Lock()
@@ -449,7 +458,7 @@ func (e *endpoint) read(r ua.Request) ua.Response {
 	if srv == nil {
 		return fault(r, ua.StatusBadServerHalted)
 	}
-	now := time.Now()
+	now := e.line.Now()
 	results := make([]*ua.DataValue, len(req.NodesToRead))
 	size := 64
 	for i, rv := range req.NodesToRead {

@@ -1,0 +1,61 @@
+package opcua
+
+import (
+	"testing"
+	"time"
+
+	opua "github.com/gopcua/opcua/ua"
+	"github.com/stretchr/testify/assert"
+)
+
+func TestMachineClock(t *testing.T) {
+	local0 := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	machine0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return local0.Add(d) }
+
+	t.Run("never read: the local clock", func(t *testing.T) {
+		var c machineClock
+		assert.Equal(t, at(time.Second), c.at(at(time.Second)))
+	})
+	t.Run("offset only, before a rate is measured", func(t *testing.T) {
+		var c machineClock
+		c.observe(machine0, local0)
+		assert.Equal(t, machine0.Add(2*time.Second), c.at(at(2*time.Second)))
+		assert.Equal(t, machine0, c.at(at(-time.Second)), "never before the last reading")
+	})
+	t.Run("a clock running 60 times as fast", func(t *testing.T) {
+		var c machineClock
+		for i := range 5 {
+			d := time.Duration(i) * 500 * time.Millisecond
+			c.observe(machine0.Add(60*d), at(d))
+		}
+		// last reading at 2 s local = 120 s machine; 10 s later
+		assert.Equal(t, machine0.Add(120*time.Second+600*time.Second), c.at(at(12*time.Second)))
+	})
+	t.Run("a restarted server's clock is followed", func(t *testing.T) {
+		var c machineClock
+		for i := range 5 {
+			d := time.Duration(i) * 500 * time.Millisecond
+			c.observe(machine0.Add(d), at(d))
+		}
+		reset := machine0.Add(-48 * time.Hour)
+		c.observe(reset, at(3*time.Second))
+		assert.Equal(t, reset.Add(time.Second), c.at(at(4*time.Second)))
+		// and its rate measured anew
+		for i := range 4 {
+			d := time.Duration(i+1) * 500 * time.Millisecond
+			c.observe(reset.Add(10*d), at(3*time.Second+d))
+		}
+		assert.Equal(t, reset.Add(20*time.Second+10*time.Second), c.at(at(6*time.Second)))
+	})
+	t.Run("bad heartbeat values are ignored", func(t *testing.T) {
+		var c machineClock
+		c.observeValue(nil, local0)
+		c.observeValue(&opua.DataValue{Status: opua.StatusBadNodeIDUnknown}, local0)
+		c.observeValue(&opua.DataValue{Value: opua.MustVariant("not a time")}, local0)
+		c.observeValue(&opua.DataValue{Value: opua.MustVariant(time.Time{})}, local0)
+		assert.Equal(t, at(time.Second), c.at(at(time.Second)))
+		c.observeValue(&opua.DataValue{Value: opua.MustVariant(machine0)}, local0)
+		assert.Equal(t, machine0.Add(time.Second), c.at(at(time.Second)))
+	})
+}
