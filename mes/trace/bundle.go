@@ -3,6 +3,7 @@ package trace
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -110,15 +111,17 @@ type BundleFile struct {
 
 // BundleReport is what VerifyBundle checked and found.
 type BundleReport struct {
-	OK           bool          `json:"ok"`
-	Batch        string        `json:"batch"`
-	Files        []BundleFile  `json:"files"`
-	RecordHash   string        `json:"record_hash"` // recomputed from record.json
-	Burs         int           `json:"burs"`
-	Signatures   int           `json:"signatures"`
-	AuditEntries int           `json:"audit_entries"`
-	AuditHead    mes.ChainHead `json:"audit_head"`
-	Problems     []string      `json:"problems"` // each names what was altered
+	OK            bool          `json:"ok"`
+	Batch         string        `json:"batch"`
+	Files         []BundleFile  `json:"files"`
+	RecordHash    string        `json:"record_hash"` // recomputed from record.json
+	Burs          int           `json:"burs"`
+	BursChecked   int           `json:"burs_checked"`   // checked against the audit entry of their disposition (mes.CheckBurAudit)
+	UnauditedBurs int           `json:"unaudited_burs"` // finished before the batch's first bur entry: covered by the record hash and signatures only
+	Signatures    int           `json:"signatures"`
+	AuditEntries  int           `json:"audit_entries"`
+	AuditHead     mes.ChainHead `json:"audit_head"`
+	Problems      []string      `json:"problems"` // each names what was altered
 }
 
 func (r *BundleReport) problem(format string, args ...any) {
@@ -132,7 +135,11 @@ func (r *BundleReport) problem(format string, args ...any) {
 //     RecordHash and against every signature (21 CFR 11.70 binding), and
 //     each signature against its own "sign" audit entry;
 //   - every audit entry's hash, the chain links between consecutive
-//     entries, and the entries and record.json against audit-head.json.
+//     entries, and the entries and record.json against audit-head.json;
+//   - every bur against the latest audit entry of its disposition
+//     (mes.CheckBurAudit), finished burs without one, and bur entries whose
+//     bur is not in the record;
+//   - that record.json holds each field once, before its burs.
 //
 // The PDF is checked against the manifest only. The bundle proves its
 // content matches the plant's audit chain at AuditHead; compare that head
@@ -238,8 +245,10 @@ func verifyRecord(rep *BundleReport, f *zip.File, files map[string]*zip.File, he
 	hasher := mes.NewBatchRecordHasher(&hdr.Batch, &hdr.Product, hdr.Nonconformances)
 	opsSum, measSum := sha256.New(), sha256.New()
 	ops, meas := newCSVHash(opsSum, newOpsCSV(hdr)), newCSVHash(measSum, newMeasCSV(hdr))
+	burs := newBurAuditCheck(hdr.Audit)
 	rec, err := ReadJSON(rc, func(b *mes.Bur) error {
 		rep.Burs++
+		burs.check(rep, b)
 		hasher.AddBur(b)
 		if err := ops.add(b); err != nil {
 			return err
@@ -251,6 +260,13 @@ func verifyRecord(rep *BundleReport, f *zip.File, files map[string]*zip.File, he
 		return
 	}
 	rep.Batch = rec.Batch.ID
+	// The checks above used the header line, the record returned by ReadJSON
+	// its last value of each field: a field repeated after the burs would
+	// show a JSON reader other content than the one verified.
+	if !sameHeader(hdr, rec) {
+		rep.problem("%s: fields repeated after the burs differ from its header (content appended)", BundleJSON)
+	}
+	burs.finish(rep, rec.Batch.ID)
 	rep.RecordHash = hasher.Sum()
 	if rec.RecordHash != rep.RecordHash {
 		rep.problem("%s: content does not match its record hash %s (recomputed %s): burs, batch, product or NCs altered", BundleJSON, rec.RecordHash, rep.RecordHash)
@@ -333,6 +349,114 @@ func verifyAuditSegment(rep *BundleReport, batch string, entries []mes.AuditEntr
 		}
 		prev = e
 	}
+}
+
+// burAuditCheck checks a record's burs, as they stream, against the latest
+// audit entry of each bur's disposition: the store's check (VerifyStore)
+// with what a record carries, its own batch's entries.
+type burAuditCheck struct {
+	entries []mes.AuditEntry
+	last    map[string]burEntry // serial → its latest bur entry
+	// from is the time of the batch's first bur entry (zero: none). The
+	// store compares with its first bur entry of any batch; since then every
+	// bur has an entry at its finish time, so a bur of this batch finished
+	// at or after the batch's first entry had one.
+	from time.Time
+}
+
+type burEntry struct {
+	i    int // index in entries
+	seen bool
+}
+
+func newBurAuditCheck(audit []mes.AuditEntry) *burAuditCheck {
+	c := &burAuditCheck{entries: audit, last: map[string]burEntry{}}
+	for i, e := range audit {
+		if e.ObjectType != mes.AuditObjectBur {
+			continue
+		}
+		if c.from.IsZero() {
+			c.from = e.Time
+		}
+		c.last[e.ObjectID] = burEntry{i: i}
+	}
+	return c
+}
+
+func (c *burAuditCheck) check(rep *BundleReport, b *mes.Bur) {
+	be, ok := c.last[b.Serial]
+	switch {
+	case ok && be.seen:
+		rep.problem("bur %s is in %s more than once (bur duplicated)", b.Serial, BundleJSON)
+	case ok:
+		c.last[b.Serial] = burEntry{i: be.i, seen: true}
+		rep.BursChecked++
+		if err := mes.CheckBurAudit(b, c.entries[be.i]); err != nil {
+			rep.problem("%s", mes.ErrorMessage(err))
+		}
+	case b.Disposition == mes.BurInProcess:
+	case c.from.IsZero() || b.Finished.Before(c.from):
+		rep.UnauditedBurs++
+	default:
+		rep.problem("bur %s is %s but has no audit entry of its disposition (record altered or entry removed)", b.Serial, b.Disposition)
+	}
+}
+
+// finish reports the bur entries whose bur never came.
+func (c *burAuditCheck) finish(rep *BundleReport, batch string) {
+	var gone []string
+	for serial, be := range c.last {
+		if !be.seen {
+			gone = append(gone, serial)
+		}
+	}
+	slices.Sort(gone)
+	for _, serial := range gone {
+		rep.problem("bur %s of audit entry seq %d is not in %s of batch %s (bur removed from the record)",
+			serial, c.entries[c.last[serial].i].Seq, BundleJSON, batch)
+	}
+}
+
+// sameHeader reports whether two decodings of a record's header hold the
+// same content. The fields but the audit trail are compared in their JSON
+// encoding, which normalises what decoding keeps verbatim; the entries
+// field by field, so a trail of 100,000 bur entries is not encoded twice.
+func sameHeader(a, b *mes.TraceRecord) bool {
+	if len(a.Audit) != len(b.Audit) {
+		return false
+	}
+	for i := range a.Audit {
+		if !sameEntry(&a.Audit[i], &b.Audit[i]) {
+			return false
+		}
+	}
+	ca, cb := *a, *b
+	ca.Audit, cb.Audit = nil, nil
+	ja, erra := json.Marshal(&ca)
+	jb, errb := json.Marshal(&cb)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
+}
+
+// sameEntry compares every field of two audit entries.
+//
+// IMPORTANT: a field added to mes.AuditEntry must be compared here too
+// (TestSameEntry_EveryField counts them).
+func sameEntry(a, b *mes.AuditEntry) bool {
+	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.Actor == b.Actor && a.Action == b.Action &&
+		a.ObjectType == b.ObjectType && a.ObjectID == b.ObjectID && a.Batch == b.Batch &&
+		a.BatchPrevHash == b.BatchPrevHash && a.Reason == b.Reason && a.PrevHash == b.PrevHash && a.Hash == b.Hash &&
+		sameRawJSON(a.Old, b.Old) && sameRawJSON(a.New, b.New)
+}
+
+// sameRawJSON compares two JSON values as encoding/json writes them: the
+// header line keeps them as written, ReadJSON compacted and HTML-escaped.
+func sameRawJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }
 
 func peekHeader(f *zip.File) (*mes.TraceRecord, error) {
