@@ -165,6 +165,12 @@ type Measurement struct {
 }
 
 // Sample is a set of process values read at one instant.
+//
+// WheelID and DressCount describe the mounted grinding wheel, so a dressing
+// or a wheel change is seen when it happens, not only with the next
+// finished job (Cycle). A Sample with an empty WheelID says nothing about
+// the wheel: DressCount is then meaningless (samples stored before the
+// fields existed decode that way).
 type Sample struct {
 	SpindleSpeed  float64    `json:"spindle_rpm"`
 	SpindleLoad   float64    `json:"spindle_load_pct"`
@@ -178,6 +184,8 @@ type Sample struct {
 	Program       string     `json:"program,omitempty"`
 	Axes          [6]float64 `json:"axes"` // X Y Z mm, A B C degrees
 	PartsCounter  uint64     `json:"parts"`
+	WheelID       string     `json:"wheel_id,omitempty"`
+	DressCount    uint32     `json:"dress_count"` // dressings of WheelID since it was mounted
 }
 
 // RobotStatus is where a robot arm is and what it carries.

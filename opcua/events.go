@@ -341,7 +341,8 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 		}
 	}
 
-	// process values, reported when any of them changed
+	// process values, reported when any of them changed: a dressing or a
+	// wheel change shows here at once, not only with the next finished job
 	if _, ok := o.raw(s, KeySpindleLoad); ok {
 		smp := mes.Sample{
 			SpindleSpeed:  o.num(s, KeySpindleSpeed),
@@ -355,6 +356,8 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 			Serial:        o.str(s, KeySerial),
 			Program:       o.str(s, KeyProgramName),
 			PartsCounter:  o.uint(s, KeyParts),
+			WheelID:       o.str(s, KeyWheelID),
+			DressCount:    uint32(o.uint(s, KeyDressCount)),
 		}
 		for i, a := range AxisNames {
 			smp.Axes[i] = o.num(s, "axis."+a)
@@ -370,8 +373,13 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 	return ev
 }
 
+// sampleKeys are the signals of a Sample. IMPORTANT: polling reads them
+// every cycle (fastKeys), so that a Sample is one instant and a change of
+// any of them, the wheel's identity and dressings included, is reported
+// within one poll interval.
 var sampleKeys = []string{KeySpindleSpeed, KeySpindleLoad, KeyCoolantTemp, KeyPower, KeyEnergy,
 	KeyWheelDiameter, KeyWheelWear, KeyProgress, KeySerial, KeyProgramName, KeyParts,
+	KeyWheelID, KeyDressCount,
 	"axis.X", "axis.Y", "axis.Z", "axis.A", "axis.B", "axis.C"}
 
 func (o *object) deriveAlarms(s snapshot, mk func(mes.EventKind, time.Time) mes.MachineEvent) []mes.MachineEvent {

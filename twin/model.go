@@ -382,9 +382,16 @@ func (m *Model) foldSample(g *Grinder, s *mes.Sample) bool {
 	if s.PartsCounter > g.Counter {
 		g.Counter = s.PartsCounter
 	}
+	// A dressing or a wheel change shows now, not with the next finished
+	// job. A sample that names no wheel (a machine without the node, or one
+	// stored before samples carried it) leaves what the cycles told.
+	if s.WheelID != "" {
+		g.WheelID, g.DressCount = s.WheelID, s.DressCount
+	}
 	return g.SpindleRPM != before.SpindleRPM || g.SpindleLoad != before.SpindleLoad || g.CoolantC != before.CoolantC ||
 		g.Progress != before.Progress || g.WheelWearUM != before.WheelWearUM ||
-		g.WheelDiameter != before.WheelDiameter || g.Serial != before.Serial || g.Program != before.Program || g.Counter != before.Counter
+		g.WheelDiameter != before.WheelDiameter || g.Serial != before.Serial || g.Program != before.Program || g.Counter != before.Counter ||
+		g.WheelID != before.WheelID || g.DressCount != before.DressCount
 }
 
 func raise(active, hist []mes.Alarm, a mes.Alarm) ([]mes.Alarm, []mes.Alarm) {

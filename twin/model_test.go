@@ -97,6 +97,24 @@ func TestModel_Apply(t *testing.T) {
 			assert.Equal(t, "W7", g.WheelID)
 			assert.Equal(t, "3.2", g.ProgramVersion)
 		}},
+		{"sample tells a dressing and a wheel change before the next job", []mes.MachineEvent{
+			{Machine: "G02", Kind: mes.EventCycle, SourceTime: at(800), Cycle: &mes.Cycle{Seq: 4, Serial: "B1-00001", WheelID: "W7", DressCount: 2, Start: at(20), End: at(800)}},
+			{Machine: "G02", Kind: mes.EventSample, SourceTime: at(900), Sample: &mes.Sample{WheelID: "W7", DressCount: 3}},
+			{Machine: "G02", Kind: mes.EventSample, SourceTime: at(1800), Sample: &mes.Sample{WheelID: "W8", DressCount: 0}},
+			{Machine: "G02", Kind: mes.EventSample, SourceTime: at(1801), Sample: &mes.Sample{Progress: 0.5}},
+		}, func(t *testing.T, s Snapshot) {
+			g := grinder(t, s, "G02")
+			assert.Equal(t, "W8", g.WheelID)
+			assert.Zero(t, g.DressCount)
+		}},
+		{"sample without a wheel leaves what the cycle told", []mes.MachineEvent{
+			{Machine: "G02", Kind: mes.EventCycle, SourceTime: at(800), Cycle: &mes.Cycle{Seq: 4, Serial: "B1-00001", WheelID: "W7", DressCount: 2, Start: at(20), End: at(800)}},
+			{Machine: "G02", Kind: mes.EventSample, SourceTime: at(900), Sample: &mes.Sample{Progress: 0.5}},
+		}, func(t *testing.T, s Snapshot) {
+			g := grinder(t, s, "G02")
+			assert.Equal(t, "W7", g.WheelID)
+			assert.Equal(t, uint32(2), g.DressCount)
+		}},
 		{"alarm raised then cleared", []mes.MachineEvent{
 			{Machine: "G09", Kind: mes.EventAlarmRaised, SourceTime: at(5), Alarm: alarm},
 			{Machine: "G09", Kind: mes.EventAlarmRaised, SourceTime: at(5), Alarm: alarm},
@@ -239,6 +257,7 @@ func randomEvents(r *rand.Rand, n int, start time.Time) []mes.MachineEvent {
 	machines := []string{"G01", "G02", "G13", "G25", "QC1", "R1", "R5", "MAG", "OUT"}
 	states := []mes.MachineState{mes.StateIdle, mes.StateLoading, mes.StateGrinding, mes.StateUnloading, mes.StateAlarm, mes.StateDressing}
 	serials := []string{"", "B000001-00001", "B000002-00001", "B000001-00002"}
+	wheels := []string{"", "W1", "W2"}
 	now := start
 	var evs []mes.MachineEvent
 	var count uint64
@@ -252,14 +271,16 @@ func randomEvents(r *rand.Rand, n int, start time.Time) []mes.MachineEvent {
 			ev.Kind, ev.Counter = mes.EventCounter, uint64(r.IntN(50))
 		case 3:
 			ev.Kind = mes.EventCycle
-			ev.Cycle = &mes.Cycle{Seq: uint64(r.IntN(50)), Serial: serials[r.IntN(4)], Start: now.Add(-700 * time.Second), End: now, Aborted: r.IntN(5) == 0}
+			ev.Cycle = &mes.Cycle{Seq: uint64(r.IntN(50)), Serial: serials[r.IntN(4)], Start: now.Add(-700 * time.Second), End: now, Aborted: r.IntN(5) == 0,
+				WheelID: wheels[r.IntN(3)], DressCount: uint32(r.IntN(3))}
 		case 4:
 			ev.Kind, ev.Alarm = mes.EventAlarmRaised, &mes.Alarm{Seq: uint64(r.IntN(4)), Code: "E1", Raised: now}
 		case 5:
 			ev.Kind, ev.Alarm = mes.EventAlarmCleared, &mes.Alarm{Seq: uint64(r.IntN(4))}
 		case 6:
 			ev.Kind = mes.EventSample
-			ev.Sample = &mes.Sample{SpindleSpeed: r.Float64() * 30000, SpindleLoad: r.Float64() * 100, CoolantTemp: 20 + r.Float64()*5, Progress: r.Float64(), Serial: serials[r.IntN(4)]}
+			ev.Sample = &mes.Sample{SpindleSpeed: r.Float64() * 30000, SpindleLoad: r.Float64() * 100, CoolantTemp: 20 + r.Float64()*5, Progress: r.Float64(), Serial: serials[r.IntN(4)],
+				WheelID: wheels[r.IntN(3)], DressCount: uint32(r.IntN(3))}
 		case 7:
 			ev.Kind, ev.Reason = mes.EventCommLost, "timeout"
 		case 8:

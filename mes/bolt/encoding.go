@@ -31,7 +31,8 @@ import (
 //	str    mode
 //	uv     counter
 //	str    reason
-//	byte   which of alarm, cycle, measurement, sample, robot, station follow (bits 0…5)
+//	byte   which of alarm, cycle, measurement, sample, robot, station follow (bits 0…5),
+//	       and whether the sample names its wheel (bit 6)
 //	alarm        uv seq, str code, text, text_zh, sv severity, time raised, cleared
 //	cycle        uv seq, str serial, program, program version, program hash, wheel id,
 //	             f64 wheel wear, uv dress count, time start, end, f64 peak load, energy, byte aborted
@@ -39,6 +40,7 @@ import (
 //	             uv values+1 (0: nil map), then per value in key order: str key, f64 value
 //	sample       f64 spindle speed, load, coolant, power, energy, wheel diameter, wheel wear,
 //	             progress, str serial, program, f64 ×6 axes, uv parts counter
+//	sample wheel str wheel id, uv dress count (only with bit 6; added later)
 //	robot        code state, str at, target, bur
 //	station      uv count, str last serial
 //
@@ -47,9 +49,13 @@ import (
 // str for anything else.
 //
 // IMPORTANT: the encoding is append-only by version: a new field means a new
-// version byte, a decoder for it, and a migration if old values must change.
-// Decoding rejects trailing bytes so a value from a newer version is never
-// half-read.
+// version byte, a decoder for it, and a migration if old values must change,
+// or, for an optional field, a new bit of the parts byte that old values do
+// not set (the sample's wheel, bit 6), so they still decode unchanged with
+// the field's zero value and need no migration. Decoding rejects unknown
+// bits and trailing bytes so a value from a newer encoding is never
+// half-read: a Pilotline from before bit 6 refuses samples that name their
+// wheel rather than drop the wheel silently.
 const eventEncodingV1 = 0x01
 
 // The code tables of version 1. IMPORTANT: never change or extend them: a
@@ -71,6 +77,7 @@ const (
 	hasSample
 	hasRobot
 	hasStation
+	hasSampleWheel // set only when the sample names a wheel or counts dressings
 )
 
 // Time encodings: a header uvarint, then for non-zero times the zigzag Unix
@@ -158,6 +165,11 @@ func (w *eventEncoder) event(e *mes.MachineEvent) {
 			mask |= 1 << bit
 		}
 	}
+	// A sample without wheel data keeps the bytes it had before bit 6.
+	wheel := e.Sample != nil && (e.Sample.WheelID != "" || e.Sample.DressCount != 0)
+	if wheel {
+		mask |= hasSampleWheel
+	}
 	w.b = append(w.b, mask)
 	if a := e.Alarm; a != nil {
 		w.uv(a.Seq)
@@ -196,6 +208,10 @@ func (w *eventEncoder) event(e *mes.MachineEvent) {
 			w.f64(v)
 		}
 		w.uv(s.PartsCounter)
+		if wheel {
+			w.str(s.WheelID)
+			w.uv(uint64(s.DressCount))
+		}
 	}
 	if r := e.Robot; r != nil {
 		w.b = appendCode(w.b, r.State, machineStateCodes)
@@ -299,6 +315,9 @@ func (d *eventDecoder) decode(v []byte, e *mes.MachineEvent) error {
 			s.Axes[i] = r.f64()
 		}
 		s.PartsCounter = r.uv()
+		if mask&hasSampleWheel != 0 {
+			s.WheelID, s.DressCount = r.istr(), r.u32()
+		}
 		e.Sample = s
 	}
 	if mask&hasRobot != 0 {
@@ -307,7 +326,7 @@ func (d *eventDecoder) decode(v []byte, e *mes.MachineEvent) error {
 	if mask&hasStation != 0 {
 		e.Station = &mes.StationStatus{Count: r.uv(), LastSerial: r.str()}
 	}
-	if mask >= 1<<6 {
+	if mask >= 1<<7 || (mask&hasSampleWheel != 0 && mask&hasSample == 0) {
 		return fmt.Errorf("decode event: unknown parts %#x", mask)
 	}
 	if r.err == nil && len(r.b) != 0 {
@@ -341,6 +360,17 @@ func (r *eventReader) uv() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// u32 reads a uvarint that must fit 32 bits, so that a damaged value is an
+// error rather than a silently truncated count.
+func (r *eventReader) u32() uint32 {
+	v := r.uv()
+	if v > math.MaxUint32 {
+		r.fail(fmt.Errorf("decode event: %d does not fit 32 bits", v))
+		return 0
+	}
+	return uint32(v)
 }
 
 func (r *eventReader) sv() int64 {

@@ -47,13 +47,16 @@ func encodingCases() map[string]mes.MachineEvent {
 			CoolantTemp: 21.3, PowerKW: 7.5, EnergyKWh: 1234.5678, WheelDiameter: 99.8, WheelWearUM: 2.5, Progress: 0.5,
 			Serial: "B000001-00013", Program: "O2020", Axes: [6]float64{1, -2, 3.5, 90, -45, 1e-9}, PartsCounter: 4711}},
 		"sample zero": {Machine: "G07", Kind: mes.EventSample, Sample: &mes.Sample{}},
+		"sample with wheel": {Machine: "G07", Kind: mes.EventSample, SourceTime: encT0, Sample: &mes.Sample{SpindleSpeed: 12000,
+			Serial: "B000001-00014", WheelID: "G07-W0003", DressCount: math.MaxUint32, PartsCounter: 4712}},
+		"sample dress count only": {Machine: "G07", Kind: mes.EventSample, Sample: &mes.Sample{DressCount: 2}},
 		"robot": {Machine: "R1", Kind: mes.EventRobot, SourceTime: encT0,
 			Robot: &mes.RobotStatus{State: mes.StateMoving, At: "G01", Target: "G06", Bur: "B000001-00012"}},
 		"robot zero":   {Machine: "R1", Kind: mes.EventRobot, Robot: &mes.RobotStatus{}},
 		"station":      {Machine: "OUT", Kind: mes.EventStation, SourceTime: encT0, Station: &mes.StationStatus{Count: 250, LastSerial: "B000001-00250"}},
 		"station zero": {Machine: "MAG", Kind: mes.EventStation, Station: &mes.StationStatus{}},
 		"unknown kind with every part": {Machine: "X", Kind: "vendor_specific", Alarm: &mes.Alarm{Seq: 1}, Cycle: &mes.Cycle{Seq: 2},
-			Measurement: &mes.Measurement{Seq: 3}, Sample: &mes.Sample{PartsCounter: 4}, Robot: &mes.RobotStatus{At: "G01"},
+			Measurement: &mes.Measurement{Seq: 3}, Sample: &mes.Sample{PartsCounter: 4, WheelID: "W1", DressCount: 1}, Robot: &mes.RobotStatus{At: "G01"},
 			Station: &mes.StationStatus{Count: 5}, Reason: "r", State: "odd", Counter: 6},
 	}
 }
