@@ -59,3 +59,26 @@ func TestMachineClock(t *testing.T) {
 		assert.Equal(t, machine0.Add(time.Second), c.at(at(time.Second)))
 	})
 }
+
+func TestUntilTick(t *testing.T) {
+	const iv = 500 * time.Millisecond
+	base := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC) // a whole multiple of iv
+	tests := []struct {
+		name string
+		now  time.Duration // after base
+		want time.Duration
+	}{
+		{"on a tick: the next one", 0, iv},
+		{"between ticks: the next one", 120 * time.Millisecond, 380 * time.Millisecond},
+		{"just before a tick: the one after", 470 * time.Millisecond, 530 * time.Millisecond},
+		{"a tenth before a tick: still that tick", 450 * time.Millisecond, 50 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, untilTick(base.Add(tc.now), iv))
+		})
+	}
+	// two endpoints at different moments wake at the same instant
+	a, b := base.Add(130*time.Millisecond), base.Add(310*time.Millisecond)
+	assert.Equal(t, a.Add(untilTick(a, iv)), b.Add(untilTick(b, iv)))
+}

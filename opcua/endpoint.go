@@ -353,7 +353,7 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 }
 
 // slowEvery is how many poll cycles apart the slow values (umati channel,
-// job and tool nodes, program version and hash, dress count, dispatch) are
+// job and tool nodes, program version and hash, dispatch) are
 // read: they feed no event, so at the default 500 ms interval they are at
 // most 5 s old in the snapshot. Identification is read once per connection.
 const slowEvery = 10
@@ -846,7 +846,7 @@ func (e *endpoint) emit(ctx context.Context, s *session, objs []*object) {
 // poll reads the endpoint once per interval until a read fails; the first
 // read after connecting is a full one.
 func (e *endpoint) poll(ctx context.Context, s *session) error {
-	t := time.NewTicker(e.interval)
+	t := time.NewTimer(untilTick(time.Now(), e.interval))
 	defer t.Stop()
 	read := e.readAll
 	for {
@@ -859,6 +859,20 @@ func (e *endpoint) poll(ctx context.Context, s *session) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			t.Reset(untilTick(time.Now(), e.interval))
 		}
 	}
+}
+
+// untilTick is the time from now to the next whole multiple of interval
+// since the Unix epoch. Every endpoint polling at the same interval reads
+// at the same instants: the line is sampled together, and the process
+// wakes once per cycle rather than once per endpoint, which is most of
+// what an idle poll costs.
+func untilTick(now time.Time, interval time.Duration) time.Duration {
+	d := interval - time.Duration(now.UnixNano()%int64(interval))
+	if d < interval/10 {
+		d += interval // just missed one: never read twice in a row
+	}
+	return d
 }

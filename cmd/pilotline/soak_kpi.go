@@ -232,15 +232,7 @@ func (r *soakRun) twinCheck(ctx context.Context, end *SimState) {
 		} `json:"output"`
 	}
 	// The MES may still be folding the last events: retry for a few seconds.
-	var diffs, wheels []string
-	defer func() {
-		// The twin learns a grinder's wheel and dressings only from its
-		// finished jobs (mes.Sample carries neither), so after a dressing
-		// or a wheel change it shows the previous ones until the next job.
-		if len(wheels) > 0 {
-			res.known("twin wheel and dressing equal the simulator's", "%d grinders differ, e.g. %s (cause: opcua/events.go builds mes.Sample without wheel id and dress count; twin folds them only from cycles)", len(wheels), wheels[0])
-		}
-	}()
+	var diffs []string
 	for try := range 20 {
 		if try > 0 {
 			sleepCtx(ctx, 500*time.Millisecond)
@@ -262,7 +254,7 @@ func (r *soakRun) twinCheck(ctx context.Context, end *SimState) {
 			diffs = []string{err.Error()}
 			continue
 		}
-		diffs, wheels = diffs[:0], wheels[:0]
+		diffs = diffs[:0]
 		byID := map[string]int{}
 		for i, g := range snap.Grinders {
 			byID[g.ID] = i
@@ -282,7 +274,7 @@ func (r *soakRun) twinCheck(ctx context.Context, end *SimState) {
 					g.State, g.Counter, g.Serial, m.State, m.Parts, m.Serial))
 			}
 			if g.WheelID != m.WheelID || g.DressCount != m.DressCount {
-				wheels = append(wheels, fmt.Sprintf("%s twin{%s dressed %d} sim{%s dressed %d}", m.ID, g.WheelID, g.DressCount, m.WheelID, m.DressCount))
+				diffs = append(diffs, fmt.Sprintf("%s twin{wheel %s dressed %d} sim{wheel %s dressed %d}", m.ID, g.WheelID, g.DressCount, m.WheelID, m.DressCount))
 			}
 		}
 		if out, ok := st.Stations["OUT"]; ok && snap.Output.Count != out.Count {

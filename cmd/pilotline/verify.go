@@ -76,8 +76,11 @@ func (m *VerifyMain) verifyBundle() error {
 	if rep == nil {
 		return err
 	}
-	fmt.Fprintf(m.stdout, "bundle %s: batch %s, %d burs, %d signature(s), %d audit entries, chain head seq %d %s\n",
-		m.Bundle, rep.Batch, rep.Burs, rep.Signatures, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash)
+	fmt.Fprintf(m.stdout, "bundle %s: batch %s, %d burs (%d checked against their audit entry), %d signature(s), %d audit entries, chain head seq %d %s\n",
+		m.Bundle, rep.Batch, rep.Burs, rep.BursChecked, rep.Signatures, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash)
+	if rep.UnauditedBurs > 0 {
+		fmt.Fprintf(m.stdout, "  note: %d bur(s) finished before bur dispositions were audited: covered by the record hash and signatures only\n", rep.UnauditedBurs)
+	}
 	fmt.Fprintf(m.stdout, "record hash %s\n", rep.RecordHash)
 	for _, fl := range rep.Files {
 		fmt.Fprintf(m.stdout, "  %-8s %s\n", fl.Status, fl.Name)

@@ -232,7 +232,7 @@ func TestExportAndVerifyBundle(t *testing.T) {
 	bundle := filepath.Join(out, "bundle")
 	code, stdout, stderr := runCLI("verify", "--bundle", bundle)
 	require.Equal(t, 0, code, "%s %s", stdout, stderr)
-	assert.Contains(t, stdout, "batch B000001, 3 burs, 1 signature(s)")
+	assert.Contains(t, stdout, "batch B000001, 3 burs (3 checked against their audit entry), 1 signature(s)")
 
 	// Tampered: a gauge id changed everywhere in record.json, in the burs
 	// and in the audit entries of their dispositions.
