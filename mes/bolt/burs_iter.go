@@ -16,16 +16,21 @@ import (
 // an export).
 const burChunk = 256
 
+// releaseEvery is how many chunks BatchBurs reads between releases of the
+// memory-mapped pages it walked (releaseMapped): a few MB of the file.
+const releaseEvery = 8
+
 var _ mes.BatchBurser = (*BurService)(nil)
 
 // BatchBurs yields the burs of batch in the order they were started,
 // reading burChunk of them per read transaction, so a batch of any size is
-// walked in constant memory. Each range starts again at the first bur.
+// walked in constant memory, the pages of the file it maps in included
+// (releaseMapped). Each range starts again at the first bur.
 // An unknown batch yields ENOTFOUND.
 func (s *BurService) BatchBurs(ctx context.Context, batch string) iter.Seq2[*mes.Bur, error] {
 	return func(yield func(*mes.Bur, error) bool) {
 		var next []byte // burs_by_batch key to resume at; nil before the first chunk
-		for {
+		for n := 1; ; n++ {
 			var chunk []*mes.Bur
 			done := false
 			err := s.db.view(ctx, func(tx *bbolt.Tx) error {
@@ -37,6 +42,9 @@ func (s *BurService) BatchBurs(ctx context.Context, batch string) iter.Seq2[*mes
 					next = u64(bseq)
 				}
 				chunk, next, done, err = burChunkFrom(tx, u64(bseq), next)
+				if err == nil && (n%releaseEvery == 0 || (done && n >= releaseEvery)) {
+					releaseMapped(tx)
+				}
 				return err
 			})
 			if err != nil {
