@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ const (
 	pdfMargin = 12.0 // mm
 	pdfBottom = 15.0 // mm kept free for the footer
 	pdfLineH  = 5.0  // mm
+	pdfLabelW = 76.0 // mm, English and Chinese labels before a field's value
 )
 
 // meaningZH are the Chinese words for signature meanings.
@@ -33,7 +35,8 @@ var dispositionZH = map[mes.NCDisposition]string{
 
 // WritePDF writes the record of production / certificate of conformity:
 // a header with product, quantities, dates, UDI-DI and the lot's production
-// identifier; per-characteristic measurement summary with Cp/Cpk;
+// identifier, and the lot's UDI as a GS1 DataMatrix (see GS1DataMatrix)
+// with its element string when the product has a GTIN; per-characteristic measurement summary with Cp/Cpk;
 // nonconformances and their dispositions; every signature with printed name,
 // date-time and meaning; and an appendix with one line per bur. Labels are
 // bilingual (English / 简体中文). Times are printed in the record's zone.
@@ -243,16 +246,15 @@ func (p *pdfDoc) section(en, zh string) {
 // kv prints one labelled field: English label, Chinese label, value.
 func (p *pdfDoc) kv(en, zh, value string) {
 	f := p.pdf
-	const labelW = 76.0
-	lines := p.wrap(value, 210-2*pdfMargin-labelW-2)
+	lines := p.wrap(value, 210-2*pdfMargin-pdfLabelW-2)
 	p.breakIfNeeded(float64(len(lines)) * pdfLineH)
 	f.SetTextColor(70, 70, 70)
 	p.cell(46, pdfLineH, en, "", 0, false)
-	p.cell(labelW-46, pdfLineH, zh, "", 0, false)
+	p.cell(pdfLabelW-46, pdfLineH, zh, "", 0, false)
 	f.SetTextColor(0, 0, 0)
 	for i, l := range lines {
 		if i > 0 {
-			f.SetX(pdfMargin + labelW)
+			f.SetX(pdfMargin + pdfLabelW)
 		}
 		p.cell(0, pdfLineH, l, "", 1, false)
 	}
@@ -284,7 +286,7 @@ func (p *pdfDoc) header() {
 	p.kv("UDI-DI", "产品标识 DI", di)
 	p.kv("Lot production identifier", "批次生产标识 PI", r.LotPI)
 	p.kv("Bur production identifiers", "单件生产标识", "(11) date of manufacture (10) lot (21) serial — one per bur, see appendix / 见附录")
-	p.kv("UDI carrier", "标识载体", "GS1 element string (human-readable); no DataMatrix symbol is printed / 仅打印GS1元素字符串")
+	p.carrier()
 
 	p.section("Quantities", "数量")
 	p.kv("Ordered", "订单数量", strconv.Itoa(q.Ordered))
@@ -310,6 +312,53 @@ func (p *pdfDoc) header() {
 	p.kv("Record hash (SHA-256)", "记录哈希", orDash(r.RecordHash))
 	p.kv("Audit chain head", "审计链头", fmt.Sprintf("seq %d  %s", r.AuditHead.Seq, orDash(r.AuditHead.Hash)))
 	p.kv("Audit entries of batch", "批次审计条目", strconv.Itoa(len(r.Audit)))
+}
+
+// Size of the printed lot UDI carrier.
+const (
+	pdfSymbolW     = 21.0 // mm, about: the symbol without its quiet zone
+	pdfSymbolQuiet = 2    // modules of quiet zone on each side (GS1: at least 1)
+)
+
+// carrier prints the lot's UDI carrier: a GS1 DataMatrix of (01)(11)(10)
+// with its element string under it, or a note saying why there is none.
+// A lot the symbol cannot carry does not stop the record: the auditor
+// still gets every other field, and the note names the problem.
+func (p *pdfDoc) carrier() {
+	data, err := p.rec.LotGS1Data()
+	var dm *DataMatrix
+	if err == nil && data != "" {
+		dm, err = GS1DataMatrix(data)
+	}
+	switch {
+	case err != nil:
+		p.kv("UDI carrier", "标识载体", "none: "+mes.ErrorMessage(err)+" / 无法生成GS1 DataMatrix")
+		return
+	case data == "":
+		p.kv("UDI carrier", "标识载体", "none: the product has no GTIN, no GS1 DataMatrix is printed / 无GTIN，不打印GS1 DataMatrix")
+		return
+	}
+	p.kv("UDI carrier", "标识载体", "GS1 DataMatrix (ECC 200) + element string / GS1 DataMatrix 二维码 + 元素字符串")
+
+	// Module size and origin lie on a quarter-point grid, so that the
+	// edges fpdf rounds to 0.01 pt meet exactly: no hairline seams between
+	// rows, no overlaps.
+	const ptPerMM = 72 / 25.4
+	grid := func(mm float64) float64 { return math.Round(mm*ptPerMM*4) / 4 / ptPerMM }
+	f := p.pdf
+	mod := grid(pdfSymbolW / float64(dm.Size()))
+	quiet := pdfSymbolQuiet * mod
+	side := float64(dm.Size())*mod + 2*quiet
+	p.breakIfNeeded(side + pdfLineH + 1)
+	x0 := grid(pdfMargin + pdfLabelW + quiet) // in the value column
+	y0 := 297 - grid(297-f.GetY()-quiet)      // fpdf measures y from the page's bottom
+	f.SetFillColor(0, 0, 0)
+	dm.darkRuns(func(x, y, n int) {
+		f.Rect(x0+float64(x)*mod, y0+float64(y)*mod, float64(n)*mod, mod, "F")
+	})
+	f.SetXY(pdfMargin+pdfLabelW, y0+float64(dm.Size())*mod+quiet)
+	p.cell(0, pdfLineH, p.rec.LotElementString(), "", 1, false)
+	f.Ln(1)
 }
 
 func orDash(s string) string {
