@@ -1,6 +1,7 @@
 package trace_test
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"strings"
@@ -139,4 +140,34 @@ func TestDataMatrix_FinderAndTiming(t *testing.T) {
 	}
 	assert.False(t, m.Dark(-1, 0), "quiet zone")
 	assert.False(t, m.Dark(n, n-1), "quiet zone")
+}
+
+func ExampleGS1DataMatrix() {
+	// (01) GTIN-14 and (10) lot: the lot is last, so no separator follows it.
+	m, err := trace.GS1DataMatrix("0104012345000016" + "10" + "B000001")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m.Size(), "x", m.Size(), "modules")
+	fmt.Print(m)
+	// Output:
+	// 18 x 18 modules
+	// #.#.#.#.#.#.#.#.#.
+	// ##.##....#..##...#
+	// #...#..##...##..#.
+	// #.##.###..#.#.####
+	// ###...#...#.#.##..
+	// #.#.#.#.#........#
+	// #.###.....#.##.##.
+	// #..#..##.####.##.#
+	// ##...####..#.##...
+	// ##.#..#.###.#....#
+	// #.#.#####.##..#.#.
+	// #.#..#.#..##..##.#
+	// #..#####.....#....
+	// #...........###.##
+	// ##.##.##..#..##.#.
+	// #.##..######.#####
+	// ##....#...#...#...
+	// ##################
 }
