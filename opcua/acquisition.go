@@ -220,3 +220,16 @@ func errText(err error) string {
 	}
 	return fmt.Sprint(err)
 }
+
+// newestClock is the clock of the endpoint read most recently, nil if none
+// was read yet (see endpoint.machineTime).
+func (a *Acquisition) newestClock() *machineClock {
+	var best *machineClock
+	var when time.Time
+	for _, e := range a.eps {
+		if t := e.clock.lastRead(); !t.IsZero() && t.After(when) {
+			best, when = &e.clock, t
+		}
+	}
+	return best
+}

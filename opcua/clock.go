@@ -84,8 +84,9 @@ func (c *machineClock) observe(machine, local time.Time) {
 	c.last = r
 }
 
-// at is the machine's time at local time local: the last reading advanced
-// at the measured rate, or local itself when the machine was never read.
+// at is the machine's time at local time local (before or after the last
+// reading): the last reading moved at the measured rate, or local itself
+// when the machine was never read.
 func (c *machineClock) at(local time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,13 +96,23 @@ func (c *machineClock) at(local time.Time) time.Time {
 	return c.predict(local)
 }
 
-// predict extrapolates from the last reading; never earlier than it.
+// known tells whether the machine's clock was ever read.
+func (c *machineClock) known() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.last.local.IsZero()
+}
+
+// lastRead is the local time of the newest reading; zero if none.
+func (c *machineClock) lastRead() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last.local
+}
+
+// predict extrapolates from the last reading at the measured rate.
 func (c *machineClock) predict(local time.Time) time.Time {
-	d := local.Sub(c.last.local)
-	if d < 0 {
-		d = 0
-	}
-	return c.last.machine.Add(time.Duration(float64(d) * c.rate))
+	return c.last.machine.Add(time.Duration(float64(local.Sub(c.last.local)) * c.rate))
 }
 
 // observeValue records the server time of a heartbeat's DataValue.

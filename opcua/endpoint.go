@@ -119,23 +119,69 @@ func (e *endpoint) run(ctx context.Context) {
 // down reports every object of the endpoint lost.
 func (e *endpoint) down(ctx context.Context, err error) {
 	now := time.Now()
-	at := e.clock.at(now)
 	reason := errText(err)
 	e.log.Warn("endpoint down", "err", reason)
-	var ev []mes.MachineEvent
+	lost := false
 	for _, o := range e.objects {
-		ev = append(ev, receivedAt(o.lost(at, reason), now)...)
+		lost = lost || !o.commLostSet
 		e.a.setStatus(o.id, func(st *MachineStatus) {
 			st.CommOK, st.State, st.LastError = false, mes.StateCommLost, reason
 		})
 	}
+	if !lost {
+		return // reported at the start of this outage
+	}
+	at := e.machineTime(ctx, now)
+	var ev []mes.MachineEvent
+	for _, o := range e.objects {
+		ev = append(ev, receivedAt(o.lost(at, reason), now)...)
+	}
 	e.a.publish(ctx, ev)
+}
+
+// clockWait bounds how long an endpoint that was never read waits for
+// another endpoint's clock to stamp its loss with.
+const clockWait = 10 * time.Second
+
+// machineTime is the machine's time at local time local: from its own clock,
+// or, when it was never read since acquisition started (the endpoint was
+// already down, say when the MES restarted during an outage), from the
+// clock of the line's most recently read endpoint, waiting up to clockWait
+// for one; the local time if none answers. A line's machines share one
+// time base in practice (NTP, or the simulator's clock); the MES's own clock
+// may be far from it.
+func (e *endpoint) machineTime(ctx context.Context, local time.Time) time.Time {
+	if e.clock.known() {
+		return e.clock.at(local)
+	}
+	wait := time.NewTimer(clockWait)
+	defer wait.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c := e.a.newestClock(); c != nil {
+			return c.at(local)
+		}
+		select {
+		case <-ctx.Done():
+			return local
+		case <-wait.C:
+			return local
+		case <-tick.C:
+		}
+	}
 }
 
 // markMissing reports the objects the server does not have as lost.
 func (e *endpoint) markMissing(ctx context.Context, s *session) {
+	if len(s.notFound) == 0 {
+		return
+	}
+	if !e.clock.known() {
+		_ = e.heartbeat(ctx, s) // the server's clock, to stamp the loss with
+	}
 	now := time.Now()
-	at := e.clock.at(now)
+	at := e.machineTime(ctx, now)
 	var ev []mes.MachineEvent
 	for _, o := range s.notFound {
 		e.log.Warn("object not found on the server", "object", o.id, "browse_name", o.node)

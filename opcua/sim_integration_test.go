@@ -267,3 +267,41 @@ func TestSimulatedLineSubscription(t *testing.T) {
 		assertCountersOnce(t, s, id)
 	}
 }
+
+// TestSimulatedLine_DownAtStartOnLineClock starts acquisition while one
+// endpoint is already down (as when the MES restarts during an outage): its
+// loss is stamped on the line's clock, taken from the other machines, not
+// on the MES's.
+func TestSimulatedLine_DownAtStartOnLineClock(t *testing.T) {
+	cfg, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
+	require.NoError(t, err)
+	cfg.Acquisition.Mode = mes.ModePoll
+	cfg.Acquisition.PollIntervalMS = 200
+	ctx, cancel := context.WithCancel(context.Background())
+	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: 2000, Seed: 5, PortBase: 0, Logger: logger()})
+	require.NoError(t, err)
+	bound := line.Bind(cfg)
+	require.NotNil(t, bound)
+	require.NoError(t, line.StopEndpoint("G12"))
+	// the line's clock is hours ahead of the wall clock before acquisition starts
+	require.Eventually(t, func() bool { return line.Now().Sub(time.Now()) > time.Hour }, long, 10*time.Millisecond)
+
+	s := &sink{}
+	a, err := opcua.New(opcua.Options{Line: bound, DataDir: t.TempDir(), Sink: s, Logger: logger()})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = line.Close()
+	})
+	from := line.Now()
+	require.Eventually(t, func() bool { return len(s.of("G12", mes.EventCommLost)) == 1 }, long, 5*time.Millisecond)
+	assertOnLineClock(t, s.of("G12", mes.EventCommLost)[0], from, line.Now())
+
+	require.NoError(t, line.StartEndpoint("G12"))
+	from = line.Now()
+	require.Eventually(t, func() bool { return len(s.of("G12", mes.EventCommRestored)) == 1 }, long, 5*time.Millisecond)
+	assertOnLineClock(t, s.of("G12", mes.EventCommRestored)[0], from, line.Now())
+}
