@@ -37,7 +37,7 @@ func (s *Server) handleHealth(c echo.Context) error {
 	report := map[string]any{
 		"status":   HealthOK,
 		"time":     now.UTC(),
-		"uptime_s": int64(now.Sub(s.started).Seconds()),
+		"uptime_s": int64(time.Since(s.started).Seconds()),
 	}
 	status := http.StatusOK
 	store := map[string]any{"status": HealthOK}

@@ -101,7 +101,7 @@ type Server struct {
 
 	echo    *echo.Echo
 	ln      net.Listener
-	started time.Time
+	started time.Time // wall clock, for uptime (Now may be the line's simulated clock)
 	tls     bool
 
 	logins  *limiter   // sign-in attempts
@@ -196,7 +196,7 @@ func (s *Server) setup() {
 	if s.Users == nil || s.Sessions == nil {
 		s.Logger.Warn("http: no user or session store: nobody can sign in; only /healthz and the anonymous line view answer")
 	}
-	s.started = s.Now()
+	s.started = time.Now()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
