@@ -171,3 +171,12 @@ func ExampleGS1DataMatrix() {
 	// ##....#...#...#...
 	// ##################
 }
+
+// BenchmarkGS1DataMatrix encodes a lot's UDI (18 codewords, 18×18).
+func BenchmarkGS1DataMatrix(b *testing.B) {
+	for b.Loop() {
+		if _, err := trace.GS1DataMatrix("01040123450000161126030210B000001"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
