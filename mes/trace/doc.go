@@ -10,8 +10,8 @@
 // The PDF embeds DroidSansFallbackFull.ttf (Apache-2.0, see fonts/NOTICE.txt)
 // for its CJK glyphs, so it renders the same on any machine.
 //
-// UDI carriers are printed as GS1 element strings: no GS1 DataMatrix is
-// drawn, because no available barcode library encodes the FNC1 that makes a
-// DataMatrix a GS1 DataMatrix. mes.UDI.GS1Data gives the data such a symbol
-// would carry.
+// The lot's UDI is printed as a GS1 DataMatrix (ECC 200, FNC1 first) with
+// its element string; GS1DataMatrix encodes it in ASCII encodation, using
+// gozxing's error correction and module placement. Each bur's UDI is
+// printed as its element string in the record's appendix.
 package trace
