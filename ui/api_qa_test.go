@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"iter"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,10 +221,16 @@ func TestQA_TraceFormatsAndAccess(t *testing.T) {
 		{"pdf", "application/pdf", id + "-record.pdf", "%PDF-"},
 		{"bundle", "application/zip", id + "-trace.zip", "PK"},
 	}
+	reads := &countingAudit{AuditService: s.Audit}
+	s.Audit = reads
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
+			before := reads.entries.Load()
 			rec := do(t, s, http.MethodGet, url(tt.format), "", bearer(f.qa)...)
 			requireStatus(t, http.StatusOK, rec)
+			// the CSVs are bur rows only: the batch's audit entries (one per
+			// finished bur) are not read, so they stream in constant memory
+			assert.Equal(t, !strings.HasSuffix(tt.file, ".csv"), reads.entries.Load() > before, "audit entries read for %s", tt.format)
 			assert.Equal(t, tt.ctype, rec.Header().Get("Content-Type"))
 			assert.Equal(t, `attachment; filename="`+tt.file+`"`, rec.Header().Get("Content-Disposition"))
 			assert.True(t, strings.HasPrefix(rec.Body.String(), tt.starts), "starts %q", truncate(rec.Body.String(), 60))
@@ -305,4 +313,15 @@ func TestQA_PageServed(t *testing.T) {
 	rec := do(t, f.s, http.MethodGet, "/qa/review.html", "", bearer(f.qa)...)
 	assert.Contains(t, rec.Body.String(), "质量审核")
 	assert.Contains(t, rec.Body.String(), `id="password"`)
+}
+
+// countingAudit counts the reads of audit entries.
+type countingAudit struct {
+	mes.AuditService
+	entries atomic.Int64
+}
+
+func (a *countingAudit) AuditEntries(ctx context.Context, f mes.AuditFilter) iter.Seq2[mes.AuditEntry, error] {
+	a.entries.Add(1)
+	return a.AuditService.AuditEntries(ctx, f)
 }

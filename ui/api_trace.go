@@ -21,7 +21,10 @@ type TraceFormat struct {
 	ContentType string
 	Suffix      string // file name after the batch id
 	Write       func(c echo.Context, w io.Writer, rec *mes.TraceRecord, burs burSeq) error
-	needsHash   bool
+	// whole formats carry the whole record: its hash and the batch's audit
+	// entries (one per finished bur among them). The CSVs carry bur rows
+	// only, so they skip both and stream in constant memory.
+	whole bool
 }
 
 // TraceFormats are the formats of the trace export, by ?format= value.
@@ -66,11 +69,15 @@ func (s *Server) handleTrace(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	rec, burs, err := s.traceSource(q).TraceRecord(ctx, id, q.Location, s.Now().UTC())
+	src := s.traceSource(q)
+	if !f.whole {
+		src.Audit = nil
+	}
+	rec, burs, err := src.TraceRecord(ctx, id, q.Location, s.Now().UTC())
 	if err != nil {
 		return err
 	}
-	if f.needsHash {
+	if f.whole {
 		if err := rec.ComputeRecordHash(burs); err != nil {
 			return err
 		}

@@ -107,6 +107,9 @@ func (m *ExportMain) fromFile(ctx context.Context, w io.Writer) error {
 	}
 	defer db.Close()
 	src, _ := storeTraceSource(db)
+	if m.Format == "csv" || m.Format == "measurements" {
+		src.Audit = nil // bur rows only: constant memory (see ui.TraceFormat)
+	}
 	rec, burs, err := src.TraceRecord(ctx, m.Batch, time.Local, time.Now().UTC())
 	if err != nil {
 		return err
