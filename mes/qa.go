@@ -92,25 +92,30 @@ func (src TraceSource) TraceRecord(ctx context.Context, batch string, loc *time.
 			sigs = append(sigs, *s)
 		}
 	}
-	var audit []AuditEntry
 	var head ChainHead
+	var entries iter.Seq2[AuditEntry, error]
 	if src.Audit != nil {
 		// The head first: every entry read after it is at or before it, or
-		// was appended since and is left out, so the record stays consistent.
+		// was appended since and is left out, so the record stays consistent
+		// however often, and however late, the entries are read.
 		if head, err = src.Audit.AuditHead(ctx); err != nil {
 			return nil, nil, err
 		}
-		for e, err := range src.Audit.AuditEntries(ctx, AuditFilter{Batch: b.ID}) {
-			if err != nil {
-				return nil, nil, err
+		trail, batchID := src.Audit, b.ID
+		entries = func(yield func(AuditEntry, error) bool) {
+			for e, err := range trail.AuditEntries(ctx, AuditFilter{Batch: batchID}) {
+				if err != nil {
+					yield(AuditEntry{}, fmt.Errorf("audit entries of batch %s: %w", batchID, err))
+					return
+				}
+				if e.Seq > head.Seq || !yield(e, nil) {
+					return
+				}
 			}
-			if e.Seq > head.Seq {
-				break
-			}
-			audit = append(audit, e)
 		}
 	}
-	rec := NewTraceRecord(b, p, ncs, sigs, audit, head, loc, now)
+	rec := NewTraceRecord(b, p, ncs, sigs, nil, head, loc, now)
+	rec.AuditEntries = entries
 	return rec, src.Burs.BatchBurs(ctx, b.ID), nil
 }
 

@@ -49,8 +49,15 @@ type TraceRecord struct {
 	RecordHash      string           `json:"record_hash,omitempty"` // BatchRecordHash, what signatures bind to
 	Nonconformances []Nonconformance `json:"nonconformances"`
 	Signatures      []Signature      `json:"signatures"`
-	Audit           []AuditEntry     `json:"audit"`      // entries of this batch, in seq order
+	Audit           []AuditEntry     `json:"audit"`      // entries of this batch, in seq order (see AuditEntries)
 	AuditHead       ChainHead        `json:"audit_head"` // head of the whole chain when exported
+
+	// AuditEntries, when set, yields the batch's audit entries in seq order
+	// in place of Audit, which stays empty: a batch has one entry per
+	// finished bur, so a record assembled from the store streams them
+	// rather than holding them (TraceSource.TraceRecord). It may be ranged
+	// over more than once.
+	AuditEntries iter.Seq2[AuditEntry, error] `json:"-"`
 
 	// Location is the plant's time zone for UDI dates; nil means UTC.
 	Location *time.Location `json:"-"`
@@ -121,6 +128,21 @@ func (r *TraceRecord) Loc() *time.Location {
 
 // UDI returns the unique device identification of bur b of this record.
 func (r *TraceRecord) UDI(b *Bur) UDI { return BurUDI(&r.Product, b, r.Loc()) }
+
+// AuditSeq yields the batch's audit entries in seq order: from
+// AuditEntries when set, else from Audit.
+func (r *TraceRecord) AuditSeq() iter.Seq2[AuditEntry, error] {
+	if r.AuditEntries != nil {
+		return r.AuditEntries
+	}
+	return func(yield func(AuditEntry, error) bool) {
+		for _, e := range r.Audit {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
 
 // ComputeRecordHash sets RecordHash from the record and its burs (one pass).
 func (r *TraceRecord) ComputeRecordHash(burs iter.Seq2[*Bur, error]) error {

@@ -260,3 +260,44 @@ func BenchmarkVerifyBundle1000(b *testing.B) {
 		}
 	}
 }
+
+// auditPerBur yields one disposition audit entry per bur of burs, as the
+// store holds them for a batch made by the line, made as they are read.
+func auditPerBur(burs iter.Seq2[*mes.Bur, error]) iter.Seq2[mes.AuditEntry, error] {
+	return func(yield func(mes.AuditEntry, error) bool) {
+		seq := uint64(0)
+		for b, err := range burs {
+			if err != nil {
+				yield(mes.AuditEntry{}, err)
+				return
+			}
+			seq++
+			e := mes.BurAuditEntry(b, "system", b.Created)
+			e.Seq = seq
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// BenchmarkJSON100kAudited writes the JSON record of a 100,000-bur batch
+// with one audit entry per bur, streamed from an iterator as
+// mes.TraceSource gives them: memory stays flat however long the trail.
+func BenchmarkJSON100kAudited(b *testing.B) {
+	rec, _ := fixtureRecord(b, 3)
+	burs := cycledBurs(rec, benchBurs)
+	cp := *rec
+	cp.Audit, cp.AuditEntries = nil, auditPerBur(burs)
+	var w countingWriter
+	memWatch(b, func() {
+		for b.Loop() {
+			w.n = 0
+			if err := trace.WriteJSON(context.Background(), &w, &cp, burs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.SetBytes(w.n)
+	b.ReportMetric(float64(w.n)/(1<<20), "MB-out")
+}

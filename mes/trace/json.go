@@ -12,24 +12,54 @@ import (
 	"github.com/pilotline/pilotline/mes"
 )
 
+// recordHead is a record without its audit entries, which WriteJSON
+// streams after the other fields: the outer field hides the record's own.
+type recordHead struct {
+	*mes.TraceRecord
+	Audit []mes.AuditEntry `json:"audit,omitempty"`
+}
+
 // WriteJSON writes the whole record as one JSON object: the fields of
-// mes.TraceRecord followed by "burs", an array of mes.Bur with operations,
-// measurement and results, one bur per line. Burs are encoded one at a time.
+// mes.TraceRecord, its "audit" entries last (rec.AuditSeq), all on the
+// first line, followed by "burs", an array of mes.Bur with operations,
+// measurement and results, one bur per line. Audit entries and burs are
+// encoded one at a time, so a record of any size is written in constant
+// memory.
 func WriteJSON(ctx context.Context, w io.Writer, rec *mes.TraceRecord, burs iter.Seq2[*mes.Bur, error]) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var head bytes.Buffer
 	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rec); err != nil {
+	if err := enc.Encode(recordHead{TraceRecord: rec}); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
-	// Reopen the record object to append the streamed burs to it.
+	// Reopen the record object to append the streamed entries and burs.
 	h := bytes.TrimRight(head.Bytes(), "\n")
 	bw.Write(h[:len(h)-1])
-	bw.WriteString(`,"burs":[` + "\n")
+	bw.WriteString(`,"audit":[`)
+	n := 0
+	for e, err := range rec.AuditSeq() {
+		if err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		if n++; n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("write json: %w", err)
+			}
+		}
+		head.Reset()
+		if err := enc.Encode(e); err != nil {
+			return fmt.Errorf("write json: audit entry %d: %w", e.Seq, err)
+		}
+		bw.Write(bytes.TrimRight(head.Bytes(), "\n"))
+	}
+	bw.WriteString(`],"burs":[` + "\n")
 	enc = json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	n := 0
+	n = 0
 	for b, err := range burs {
 		if err != nil {
 			return fmt.Errorf("write json: %w", err)

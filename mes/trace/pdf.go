@@ -88,6 +88,15 @@ func WritePDF(ctx context.Context, w io.Writer, rec *mes.TraceRecord, burs iter.
 		lines = append(lines, [4]string{b.Serial, rec.UDI(b).PI(), strings.Join(machines, " "), string(b.Disposition)})
 	}
 
+	// The record counts the batch's audit entries (one per finished bur
+	// among them) without holding them.
+	for _, err := range rec.AuditSeq() {
+		if err != nil {
+			return fmt.Errorf("write pdf: %w", err)
+		}
+		p.auditEntries++
+	}
+
 	f.AddPage()
 	p.title()
 	p.header()
@@ -109,6 +118,8 @@ type pdfDoc struct {
 	loc  *time.Location
 	pdf  *fpdf.Fpdf
 	size float64 // font size, points
+
+	auditEntries int // of the batch
 }
 
 // pdfRun is a stretch of text printed in one font.
@@ -311,7 +322,7 @@ func (p *pdfDoc) header() {
 	p.section("Record integrity", "记录完整性")
 	p.kv("Record hash (SHA-256)", "记录哈希", orDash(r.RecordHash))
 	p.kv("Audit chain head", "审计链头", fmt.Sprintf("seq %d  %s", r.AuditHead.Seq, orDash(r.AuditHead.Hash)))
-	p.kv("Audit entries of batch", "批次审计条目", strconv.Itoa(len(r.Audit)))
+	p.kv("Audit entries of batch", "批次审计条目", strconv.Itoa(p.auditEntries))
 }
 
 // Size of the printed lot UDI carrier.
