@@ -46,7 +46,11 @@ type endpoint struct {
 	stop    context.CancelFunc
 	private string                // host:port where srv listens
 	keeper  *gopcua.Client        // see keep
-	ln      net.Listener          // the public port; nil while stopped
+	ln      net.Listener          // the public port; nil before the first start and after close
+	// refusing is set while the endpoint is stopped: its port stays bound,
+	// so nothing else can take it before the endpoint starts again, and
+	// every connection is reset at once, as a closed port would refuse it.
+	refusing bool
 	conns   map[net.Conn]struct{} // both sides of every proxied connection
 	stalled chan struct{}         // non-nil while stalled; closed to release
 	pipes   sync.WaitGroup        // the accept loop and every forwarding goroutine
@@ -78,6 +82,7 @@ func (e *endpoint) start(parent context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ln != nil {
+		e.refusing = false
 		return nil
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port)))
@@ -198,12 +203,25 @@ func keep(ctx context.Context, url string) (*gopcua.Client, error) {
 	return c, nil
 }
 
-// halt closes e's public port and drops its connections; its gopcua
-// server stays, ready for start.
+// halt stops e: its connections are dropped and new ones reset, its port
+// stays reserved and its gopcua server stays, ready for start.
 func (e *endpoint) halt() {
 	e.mu.Lock()
+	conns := e.conns
+	if e.ln != nil {
+		e.refusing, e.conns = true, map[net.Conn]struct{}{}
+	}
+	e.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+}
+
+// shut closes e's public port and drops its connections for good.
+func (e *endpoint) shut() {
+	e.mu.Lock()
 	ln, conns := e.ln, e.conns
-	e.ln, e.conns = nil, nil
+	e.ln, e.conns, e.refusing = nil, nil, false
 	e.mu.Unlock()
 	if ln == nil {
 		return
@@ -214,10 +232,10 @@ func (e *endpoint) halt() {
 	}
 }
 
-// close halts e, waits until no byte can reach its gopcua server any more,
+// close shuts e, waits until no byte can reach its gopcua server any more,
 // then closes the server.
 func (e *endpoint) close() error {
-	e.halt()
+	e.shut()
 	e.setStall(false) // a held-back pipe must see its closed connection
 	e.pipes.Wait()
 	e.mu.Lock()
@@ -249,16 +267,30 @@ func (e *endpoint) accept(ctx context.Context, ln net.Listener, private string) 
 		if err != nil {
 			return
 		}
+		e.mu.Lock()
+		refusing := e.refusing
+		e.mu.Unlock()
+		if refusing {
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // a reset, as from a closed port
+			}
+			c.Close()
+			continue
+		}
 		up, err := net.Dial("tcp", private)
 		if err != nil {
 			c.Close()
 			continue
 		}
 		e.mu.Lock()
-		if e.conns == nil || e.ln != ln {
+		if e.conns == nil || e.ln != ln || e.refusing {
+			stopped := e.refusing && e.ln == ln
 			e.mu.Unlock()
 			c.Close()
 			up.Close()
+			if stopped {
+				continue // halted since the check above
+			}
 			return
 		}
 		e.conns[c], e.conns[up] = struct{}{}, struct{}{}

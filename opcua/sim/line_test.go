@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +114,13 @@ func TestStopAndStartEndpoint(t *testing.T) {
 	defer cancel()
 	dead, err := gopcua.NewClient(url, gopcua.AutoReconnect(false))
 	require.NoError(t, err)
-	assert.Error(t, dead.Connect(ctx), "nothing listens")
+	assert.Error(t, dead.Connect(ctx), "every connection is reset")
+	// the port stays reserved while stopped: nothing else can take it
+	host := strings.TrimPrefix(url, "opc.tcp://")
+	if ln, err := net.Listen("tcp", host); err == nil {
+		ln.Close()
+		t.Fatalf("%s could be taken while the endpoint was stopped", host)
+	}
 
 	// The machine behind it keeps working, and the others stay reachable.
 	before, _ := l.Machine("G02")

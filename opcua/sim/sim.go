@@ -421,8 +421,10 @@ func (l *Line) endpointByID(id string) (*endpoint, error) {
 	return e, nil
 }
 
-// StopEndpoint kills one endpoint: its port closes and its connections
-// drop; the machines behind it keep running. Errors: ENOTFOUND.
+// StopEndpoint kills one endpoint: its connections drop and every new one
+// is reset, as by a closed port; the machines behind it keep running. The
+// port stays reserved, so that nothing else takes it before StartEndpoint.
+// Errors: ENOTFOUND.
 func (l *Line) StopEndpoint(id string) error {
 	e, err := l.endpointByID(id)
 	if err != nil {
