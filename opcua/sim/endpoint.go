@@ -44,16 +44,16 @@ type endpoint struct {
 	srv     *server.Server // created on first start, closed with the line
 	srvCtx  context.Context
 	stop    context.CancelFunc
-	private string                // host:port where srv listens
-	keeper  *gopcua.Client        // see keep
-	ln      net.Listener          // the public port; nil before the first start and after close
+	private string         // host:port where srv listens
+	keeper  *gopcua.Client // see keep
+	ln      net.Listener   // the public port; nil before the first start and after close
 	// refusing is set while the endpoint is stopped: its port stays bound,
 	// so nothing else can take it before the endpoint starts again, and
 	// every connection is reset at once, as a closed port would refuse it.
 	refusing bool
-	conns   map[net.Conn]struct{} // both sides of every proxied connection
-	stalled chan struct{}         // non-nil while stalled; closed to release
-	pipes   sync.WaitGroup        // the accept loop and every forwarding goroutine
+	conns    map[net.Conn]struct{} // both sides of every proxied connection
+	stalled  chan struct{}         // non-nil while stalled; closed to release
+	pipes    sync.WaitGroup        // the accept loop and every forwarding goroutine
 
 	dirtyMu sync.Mutex
 	dirty   map[*node]struct{}
