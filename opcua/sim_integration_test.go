@@ -80,6 +80,14 @@ func startLine(t *testing.T, mode string, autorun bool) (*sim.Line, *opcua.Acqui
 	}
 	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: speed, Seed: 11, PortBase: 0, Autorun: autorun, Logger: logger()})
 	require.NoError(t, err)
+	a, s := runAcquisition(t, ctx, cancel, line, cfg)
+	return line, a, s
+}
+
+// runAcquisition runs acquisition against the started line until the test
+// ends; cancel stops both.
+func runAcquisition(t *testing.T, ctx context.Context, cancel context.CancelFunc, line *sim.Line, cfg *mes.LineConfig) (*opcua.Acquisition, *sink) {
+	t.Helper()
 	bound := line.Bind(cfg)
 	require.NotNil(t, bound)
 	s := &sink{}
@@ -95,7 +103,7 @@ func startLine(t *testing.T, mode string, autorun bool) (*sim.Line, *opcua.Acqui
 		<-done
 		_ = line.Close()
 	})
-	return line, a, s
+	return a, s
 }
 
 func grinders() []string {
@@ -280,22 +288,11 @@ func TestSimulatedLine_DownAtStartOnLineClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: 2000, Seed: 5, PortBase: 0, Logger: logger()})
 	require.NoError(t, err)
-	bound := line.Bind(cfg)
-	require.NotNil(t, bound)
 	require.NoError(t, line.StopEndpoint("G12"))
 	// the line's clock is hours ahead of the wall clock before acquisition starts
 	require.Eventually(t, func() bool { return line.Now().Sub(time.Now()) > time.Hour }, long, 10*time.Millisecond)
 
-	s := &sink{}
-	a, err := opcua.New(opcua.Options{Line: bound, DataDir: t.TempDir(), Sink: s, Logger: logger()})
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = line.Close()
-	})
+	_, s := runAcquisition(t, ctx, cancel, line, cfg)
 	from := line.Now()
 	require.Eventually(t, func() bool { return len(s.of("G12", mes.EventCommLost)) == 1 }, long, 5*time.Millisecond)
 	assertOnLineClock(t, s.of("G12", mes.EventCommLost)[0], from, line.Now())

@@ -37,21 +37,7 @@ func startDressingLine(t *testing.T, mode string) (*sim.Line, *opcua.Acquisition
 	ctx, cancel := context.WithCancel(context.Background())
 	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: speed, Seed: 7, Logger: logger()})
 	require.NoError(t, err)
-	bound := line.Bind(cfg)
-	require.NotNil(t, bound)
-	s := &sink{}
-	a, err := opcua.New(opcua.Options{Line: bound, DataDir: t.TempDir(), Sink: s, Logger: logger()})
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = a.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = line.Close()
-	})
+	a, s := runAcquisition(t, ctx, cancel, line, cfg)
 	return line, a, s, cfg
 }
 
