@@ -34,7 +34,6 @@ type fakeLine struct {
 	starts  int
 	jobs    []fakeJob
 	busy    map[string]bool
-	closed  bool
 }
 
 type fakeJob struct{ Machine, Serial, Program, Version string }

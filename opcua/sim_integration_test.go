@@ -290,7 +290,7 @@ func TestSimulatedLine_DownAtStartOnLineClock(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, line.StopEndpoint("G12"))
 	// the line's clock is hours ahead of the wall clock before acquisition starts
-	require.Eventually(t, func() bool { return line.Now().Sub(time.Now()) > time.Hour }, long, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return time.Until(line.Now()) > time.Hour }, long, 10*time.Millisecond)
 
 	_, s := runAcquisition(t, ctx, cancel, line, cfg)
 	from := line.Now()

@@ -54,9 +54,6 @@ func asAdmin(tb testing.TB, s *Server, req *http.Request) {
 // bearer is the header pair for a token.
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
-// anonymous is the header pair that removes do's admin token.
-var anonymous = []string{"Authorization", ""}
-
 // browser is a signed-in browser session: its cookies and CSRF token.
 type browser struct {
 	cookies []*http.Cookie

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,7 +75,7 @@ func BenchmarkTwinLatency(b *testing.B) {
 			b.ReportMetric(q(0.50), "p50_ms")
 			b.ReportMetric(q(0.99), "p99_ms")
 			b.ReportMetric(float64(len(lat)), "deltas")
-			b.Log(fmt.Sprintf("%s: %d deltas, p50 %.1f ms, p99 %.1f ms, max %.1f ms", mode, len(lat), q(0.5), q(0.99), lat[len(lat)-1]))
+			b.Logf("%s: %d deltas, p50 %.1f ms, p99 %.1f ms, max %.1f ms", mode, len(lat), q(0.5), q(0.99), lat[len(lat)-1])
 		})
 	}
 }

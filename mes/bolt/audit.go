@@ -64,7 +64,8 @@ func appendAuditTx(tx *bbolt.Tx, e mes.AuditEntry) (mes.AuditEntry, error) {
 		c := byBatch.Cursor()
 		// The batch's last entry is the greatest key with its prefix: seek
 		// just past the prefix and step back.
-		k, v := c.Seek(append([]byte(e.Batch), sep+1))
+		var v []byte
+		k, _ := c.Seek(append([]byte(e.Batch), sep+1))
 		if k == nil {
 			k, v = c.Last()
 		} else {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"strconv"
-	"strings"
 
 	"github.com/pilotline/pilotline/mes"
 	bbolt "go.etcd.io/bbolt"
@@ -25,17 +23,6 @@ var (
 func NewSignatureService(db *DB) *SignatureService { return &SignatureService{db: db} }
 
 func sigID(seq uint64) string { return fmt.Sprintf("S%06d", seq) }
-
-func sigSeq(id string) (uint64, bool) {
-	if !strings.HasPrefix(id, "S") {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(id[1:], 10, 64)
-	if err != nil || n == 0 || sigID(n) != id {
-		return 0, false
-	}
-	return n, true
-}
 
 func sigRecordPrefix(recordType, recordID string) []byte {
 	return cat([]byte(recordType), []byte{sep}, []byte(recordID), []byte{sep})
