@@ -46,7 +46,7 @@ race: deps ## every test under the race detector
 	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps ## run the benchmarks (figures go to BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... > bench.out 2>&1; rc=$$?; cat bench.out; exit $$rc
 
 SEED ?= 1
 soak: build ## the shift under fire: a full 8-hour simulated shift with faults (under 10 min); SEED=1, report in out/soak

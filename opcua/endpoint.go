@@ -37,6 +37,11 @@ type endpoint struct {
 	// itself (see machineClock)
 	clock machineClock
 
+	// machine is the browse name of the machine tool an endpoint of one
+	// machine answered with first; a later answer with another one is a
+	// different machine at the address, and is not read as this one.
+	machine string
+
 	// noTranslate remembers that the server lacks TranslateBrowsePathsToNodeIds.
 	// IMPORTANT: it is never probed twice, because gopcua's client treats the
 	// ServiceFault as a broken channel and stops its subscription loop.
@@ -342,17 +347,29 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 		}
 	}
 	// A server that names its only machine differently is still read: the
-	// machine tool is recognised by its type definition.
-	if len(machines) == 1 && roots[machines[0]] == nil {
-		var typed []child
-		for _, k := range kids["machines"] {
-			if !k.isTypeDf && isMachineToolType(s.c, k.typeDef) {
-				typed = append(typed, k)
+	// machine tool is recognised by its type definition, as long as it is
+	// the one the endpoint answered with before.
+	if len(machines) == 1 {
+		m := machines[0]
+		switch {
+		case roots[m] != nil:
+			e.machine = m.node
+		default:
+			var typed []child
+			for _, k := range kids["machines"] {
+				if !k.isTypeDf && isMachineToolType(s.c, k.typeDef) {
+					typed = append(typed, k)
+				}
 			}
-		}
-		if len(typed) == 1 {
-			roots[machines[0]] = typed[0].id
-			e.log.Info("machine found by type definition", "machine", machines[0].id, "browse_name", typed[0].name.Name)
+			if len(typed) != 1 {
+				break
+			}
+			if name := typed[0].name.Name; e.machine == "" || e.machine == name {
+				roots[m], e.machine = typed[0].id, name
+				e.log.Info("machine found by type definition", "machine", m.id, "browse_name", name)
+			} else {
+				e.log.Error("the endpoint answers with another machine than before: not read", "machine", m.id, "expected", e.machine, "found", name)
+			}
 		}
 	}
 	if len(roots) == 0 {

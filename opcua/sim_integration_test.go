@@ -80,15 +80,15 @@ func startLine(t *testing.T, mode string, autorun bool) (*sim.Line, *opcua.Acqui
 	}
 	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: speed, Seed: 11, PortBase: 0, Autorun: autorun, Logger: logger()})
 	require.NoError(t, err)
-	a, s := runAcquisition(t, ctx, cancel, line, cfg)
+	a, s := runAcquisition(t, ctx, cancel, line, line.Bind(cfg))
 	return line, a, s
 }
 
-// runAcquisition runs acquisition against the started line until the test
-// ends; cancel stops both.
-func runAcquisition(t *testing.T, ctx context.Context, cancel context.CancelFunc, line *sim.Line, cfg *mes.LineConfig) (*opcua.Acquisition, *sink) {
+// runAcquisition runs acquisition on the line configuration bound (with
+// its endpoints' addresses) until the test ends; cancel stops it and the
+// line.
+func runAcquisition(t *testing.T, ctx context.Context, cancel context.CancelFunc, line *sim.Line, bound *mes.LineConfig) (*opcua.Acquisition, *sink) {
 	t.Helper()
-	bound := line.Bind(cfg)
 	require.NotNil(t, bound)
 	s := &sink{}
 	a, err := opcua.New(opcua.Options{Line: bound, DataDir: t.TempDir(), Sink: s, Logger: logger()})
@@ -292,7 +292,7 @@ func TestSimulatedLine_DownAtStartOnLineClock(t *testing.T) {
 	// the line's clock is hours ahead of the wall clock before acquisition starts
 	require.Eventually(t, func() bool { return time.Until(line.Now()) > time.Hour }, long, 10*time.Millisecond)
 
-	_, s := runAcquisition(t, ctx, cancel, line, cfg)
+	_, s := runAcquisition(t, ctx, cancel, line, line.Bind(cfg))
 	from := line.Now()
 	require.Eventually(t, func() bool { return len(s.of("G12", mes.EventCommLost)) == 1 }, long, 5*time.Millisecond)
 	assertOnLineClock(t, s.of("G12", mes.EventCommLost)[0], from, line.Now())

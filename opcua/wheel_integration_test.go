@@ -37,7 +37,7 @@ func startDressingLine(t *testing.T, mode string) (*sim.Line, *opcua.Acquisition
 	ctx, cancel := context.WithCancel(context.Background())
 	line, err := sim.Start(ctx, sim.Options{Line: cfg, Speed: speed, Seed: 7, Logger: logger()})
 	require.NoError(t, err)
-	a, s := runAcquisition(t, ctx, cancel, line, cfg)
+	a, s := runAcquisition(t, ctx, cancel, line, line.Bind(cfg))
 	return line, a, s, cfg
 }
 

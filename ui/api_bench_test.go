@@ -37,10 +37,14 @@ func BenchmarkGetBur(b *testing.B) {
 	})
 	b.Run("http", func(b *testing.B) {
 		h := s.Handler()
+		tok, ok := adminTokens.Load(s)
+		require.True(b, ok, "the test server has an admin token")
 		i := 0
 		for b.Loop() {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/burs/"+serials[i%len(serials)], nil))
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/burs/"+serials[i%len(serials)], nil)
+			req.Header.Set("Authorization", "Bearer "+tok.(string))
+			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
 				b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 			}
