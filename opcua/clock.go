@@ -16,8 +16,9 @@ import (
 // the last reading and the rate of the machine's clock against the local
 // monotonic clock, measured between readings at least rateSpan apart.
 //
-// IMPORTANT: without any reading yet it answers the local clock, so an
-// endpoint that was never reached is stamped as before.
+// IMPORTANT: without any reading yet it answers the local clock; an
+// endpoint never reached takes the line's clock from its other endpoints
+// instead (endpoint.machineTime).
 type machineClock struct {
 	mu     sync.Mutex
 	last   clockReading // newest reading
