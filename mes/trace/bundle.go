@@ -471,7 +471,7 @@ func peekHeader(f *zip.File) (*mes.TraceRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	line = []byte(strings.TrimSuffix(strings.TrimSpace(string(line)), `,"burs":[`) + "}")
+	line = append(bytes.TrimSuffix(bytes.TrimSpace(line), []byte(`,"burs":[`)), '}')
 	var rec mes.TraceRecord
 	if err := json.Unmarshal(line, &rec); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"reflect"
+	"strings"
 
 	"github.com/pilotline/pilotline/mes"
 )
@@ -93,7 +95,12 @@ func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, bad(fmt.Errorf("want an object"))
 	}
-	fields := map[string]json.RawMessage{}
+	// Each header field is decoded straight into the record: a record's
+	// audit entries (one per finished bur) are held once, not also as raw
+	// bytes and a re-encoded copy. A repeated field counts with its last
+	// value, whole, as with a plain json.Unmarshal of the object.
+	var rec mes.TraceRecord
+	fields := recordFields(&rec)
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -101,11 +108,18 @@ func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
 		}
 		key, _ := t.(string)
 		if key != "burs" {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, bad(err)
+			f, ok := fields[strings.ToLower(key)]
+			if !ok {
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return nil, bad(err)
+				}
+				continue
 			}
-			fields[key] = raw
+			f.SetZero()
+			if err := dec.Decode(f.Addr().Interface()); err != nil {
+				return nil, bad(fmt.Errorf("%s: %w", key, err))
+			}
 			continue
 		}
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
@@ -127,16 +141,26 @@ func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
 	if _, err := dec.Token(); err != nil {
 		return nil, bad(err)
 	}
-	head, err := json.Marshal(fields)
-	if err != nil {
-		return nil, bad(err)
-	}
-	var rec mes.TraceRecord
-	if err := json.Unmarshal(head, &rec); err != nil {
-		return nil, bad(err)
-	}
 	if rec.Schema != mes.TraceRecordSchema {
 		return nil, bad(fmt.Errorf("schema %q, want %q", rec.Schema, mes.TraceRecordSchema))
 	}
 	return &rec, nil
+}
+
+// recordFields maps the JSON name of each field of rec (lower case, as
+// encoding/json matches names without regard to case) to the field.
+func recordFields(rec *mes.TraceRecord) map[string]reflect.Value {
+	v := reflect.ValueOf(rec).Elem()
+	out := make(map[string]reflect.Value, v.NumField())
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if name == "-" || !v.Type().Field(i).IsExported() {
+			continue
+		}
+		if name == "" {
+			name = v.Type().Field(i).Name
+		}
+		out[strings.ToLower(name)] = v.Field(i)
+	}
+	return out
 }
