@@ -246,7 +246,9 @@ func verifyRecord(rep *BundleReport, f *zip.File, files map[string]*zip.File, he
 	opsSum, measSum := sha256.New(), sha256.New()
 	ops, meas := newCSVHash(opsSum, newOpsCSV(hdr)), newCSVHash(measSum, newMeasCSV(hdr))
 	burs := newBurAuditCheck(hdr.Audit)
-	rec, err := ReadJSON(rc, func(b *mes.Bur) error {
+	// The audit entries are taken from the header line alone: decoding
+	// them once is enough, when they are nowhere else in the file.
+	rec, seen, err := readJSON(rc, func(b *mes.Bur) error {
 		rep.Burs++
 		burs.check(rep, b)
 		hasher.AddBur(b)
@@ -254,11 +256,15 @@ func verifyRecord(rep *BundleReport, f *zip.File, files map[string]*zip.File, he
 			return err
 		}
 		return meas.add(b)
-	})
+	}, map[string]bool{"audit": true})
 	if err != nil {
 		rep.problem("%s unreadable: %v", BundleJSON, err)
 		return
 	}
+	if seen.count["audit"] > 1 || seen.afterBurs["audit"] {
+		rep.problem("%s: fields repeated after the burs (content appended): audit", BundleJSON)
+	}
+	rec.Audit = hdr.Audit
 	rep.Batch = rec.Batch.ID
 	// The checks above used the header line, the record returned by ReadJSON
 	// its last value of each field: a field repeated after the burs would

@@ -157,6 +157,7 @@ func TestVerifyBundle_FieldRepeatedAfterBurs(t *testing.T) {
 			audit[0].Reason = "edited"
 			return audit
 		}},
+		{"audit, the same again", "audit", func() any { return rec.Audit }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +172,7 @@ func TestVerifyBundle_FieldRepeatedAfterBurs(t *testing.T) {
 			}, nil))
 			rep, err := verify(t, tampered)
 			require.Error(t, err)
-			assert.Contains(t, strings.Join(rep.Problems, "\n"), "record.json: fields repeated after the burs differ from its header")
+			assert.Contains(t, strings.Join(rep.Problems, "\n"), "record.json: fields repeated after the burs")
 		})
 	}
 }
@@ -196,4 +197,30 @@ func cloneBurs(t *testing.T, burs []*mes.Bur) []*mes.Bur {
 func itoa(n uint64) string {
 	data, _ := json.Marshal(n)
 	return string(data)
+}
+
+// TestVerifyBundle_AuditMovedAfterBurs moves the audit entries from the
+// header line to after the burs: what JSON readers see is not what was
+// verified.
+func TestVerifyBundle_AuditMovedAfterBurs(t *testing.T) {
+	rec, burs := auditedRecord(t, 6, auditedOpts{})
+	bundle := bundleOf(t, rec, burs)
+	tampered := withManifest(t, rezip(t, bundle, func(name string, data []byte) []byte {
+		if name != trace.BundleJSON {
+			return data
+		}
+		line, rest, ok := bytes.Cut(data, []byte("\n"))
+		require.True(t, ok)
+		head, audit, ok := bytes.Cut(line, []byte(`,"audit":`))
+		require.True(t, ok)
+		audit, ok = bytes.CutSuffix(audit, []byte(`,"burs":[`))
+		require.True(t, ok)
+		rest, ok = bytes.CutSuffix(rest, []byte("]}\n"))
+		require.True(t, ok)
+		out := append(append(bytes.Clone(head), []byte(`,"burs":[`+"\n")...), rest...)
+		return append(out, []byte(`],"audit":`+string(audit)+"}\n")...)
+	}, nil))
+	rep, err := verify(t, tampered)
+	require.Error(t, err)
+	assert.Contains(t, strings.Join(rep.Problems, "\n"), "record.json: fields repeated after the burs (content appended): audit")
 }

@@ -90,6 +90,30 @@ func WriteJSON(ctx context.Context, w io.Writer, rec *mes.TraceRecord, burs iter
 // returned record has every field but the burs. Errors: EINVALID (not such
 // a record), or fn's error wrapped.
 func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
+	rec, _, err := readJSON(r, fn, nil)
+	return rec, err
+}
+
+// jsonFields tells where each top-level field of a record was found.
+type jsonFields struct {
+	count     map[string]int  // occurrences of each field
+	afterBurs map[string]bool // fields found after the burs array
+}
+
+// readJSON is ReadJSON leaving the fields named in skip undecoded (zero in
+// the record), and telling where each field was found.
+func readJSON(r io.Reader, fn func(*mes.Bur) error, skip map[string]bool) (*mes.TraceRecord, jsonFields, error) {
+	seen := jsonFields{count: map[string]int{}, afterBurs: map[string]bool{}}
+	rec, err := decodeRecord(r, fn, skip, seen)
+	return rec, seen, err
+}
+
+// discard takes any JSON value and keeps none of it.
+type discard struct{}
+
+func (*discard) UnmarshalJSON([]byte) error { return nil }
+
+func decodeRecord(r io.Reader, fn func(*mes.Bur) error, skip map[string]bool, seen jsonFields) (*mes.TraceRecord, error) {
 	dec := json.NewDecoder(r)
 	bad := func(err error) error { return mes.Errorf(mes.EINVALID, "trace record json: %v", err) }
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -101,14 +125,25 @@ func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
 	// value, whole, as with a plain json.Unmarshal of the object.
 	var rec mes.TraceRecord
 	fields := recordFields(&rec)
+	burs := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
 			return nil, bad(err)
 		}
 		key, _ := t.(string)
+		seen.count[key]++
+		if burs {
+			seen.afterBurs[key] = true
+		}
 		if key != "burs" {
 			f, ok := fields[strings.ToLower(key)]
+			if skip[key] {
+				if err := dec.Decode(&discard{}); err != nil {
+					return nil, bad(err)
+				}
+				continue
+			}
 			if !ok {
 				var skip json.RawMessage
 				if err := dec.Decode(&skip); err != nil {
@@ -122,6 +157,7 @@ func ReadJSON(r io.Reader, fn func(*mes.Bur) error) (*mes.TraceRecord, error) {
 			}
 			continue
 		}
+		burs = true
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 			return nil, bad(fmt.Errorf("burs: want an array"))
 		}
