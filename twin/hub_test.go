@@ -166,6 +166,9 @@ func TestHub_SlowViewerDroppedOthersServed(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	defer slow.Close()
+	// The handshake ends before the hub counts the viewer: without this
+	// wait the loop below could see one viewer and never load the slow one.
+	require.Eventually(t, func() bool { return h.Viewers() == 2 }, waitFor, time.Millisecond)
 
 	// Keep the line busy until the hub gives up on the slow viewer, while
 	// the fast one reads every delta in order.

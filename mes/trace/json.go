@@ -104,20 +104,12 @@ type jsonFields struct {
 // the record), and telling where each field was found.
 func readJSON(r io.Reader, fn func(*mes.Bur) error, skip map[string]bool) (*mes.TraceRecord, jsonFields, error) {
 	seen := jsonFields{count: map[string]int{}, afterBurs: map[string]bool{}}
-	rec, err := decodeRecord(r, fn, skip, seen)
-	return rec, seen, err
-}
-
-// discard takes any JSON value and keeps none of it.
-type discard struct{}
-
-func (*discard) UnmarshalJSON([]byte) error { return nil }
-
-func decodeRecord(r io.Reader, fn func(*mes.Bur) error, skip map[string]bool, seen jsonFields) (*mes.TraceRecord, error) {
 	dec := json.NewDecoder(r)
-	bad := func(err error) error { return mes.Errorf(mes.EINVALID, "trace record json: %v", err) }
+	bad := func(err error) (*mes.TraceRecord, jsonFields, error) {
+		return nil, seen, mes.Errorf(mes.EINVALID, "trace record json: %v", err)
+	}
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, bad(fmt.Errorf("want an object"))
+		return bad(fmt.Errorf("want an object"))
 	}
 	// Each header field is decoded straight into the record: a record's
 	// audit entries (one per finished bur) are held once, not also as raw
@@ -129,7 +121,7 @@ func decodeRecord(r io.Reader, fn func(*mes.Bur) error, skip map[string]bool, se
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, bad(err)
+			return bad(err)
 		}
 		key, _ := t.(string)
 		seen.count[key]++
@@ -138,50 +130,48 @@ func decodeRecord(r io.Reader, fn func(*mes.Bur) error, skip map[string]bool, se
 		}
 		if key != "burs" {
 			f, ok := fields[strings.ToLower(key)]
-			if skip[key] {
+			if !ok || skip[key] {
 				if err := dec.Decode(&discard{}); err != nil {
-					return nil, bad(err)
-				}
-				continue
-			}
-			if !ok {
-				var skip json.RawMessage
-				if err := dec.Decode(&skip); err != nil {
-					return nil, bad(err)
+					return bad(err)
 				}
 				continue
 			}
 			f.SetZero()
 			if err := dec.Decode(f.Addr().Interface()); err != nil {
-				return nil, bad(fmt.Errorf("%s: %w", key, err))
+				return bad(fmt.Errorf("%s: %w", key, err))
 			}
 			continue
 		}
 		burs = true
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			return nil, bad(fmt.Errorf("burs: want an array"))
+			return bad(fmt.Errorf("burs: want an array"))
 		}
 		for dec.More() {
 			var b mes.Bur
 			if err := dec.Decode(&b); err != nil {
-				return nil, bad(err)
+				return bad(err)
 			}
 			if err := fn(&b); err != nil {
-				return nil, err
+				return nil, seen, err
 			}
 		}
 		if _, err := dec.Token(); err != nil {
-			return nil, bad(err)
+			return bad(err)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, bad(err)
+		return bad(err)
 	}
 	if rec.Schema != mes.TraceRecordSchema {
-		return nil, bad(fmt.Errorf("schema %q, want %q", rec.Schema, mes.TraceRecordSchema))
+		return bad(fmt.Errorf("schema %q, want %q", rec.Schema, mes.TraceRecordSchema))
 	}
-	return &rec, nil
+	return &rec, seen, nil
 }
+
+// discard takes any JSON value and keeps none of it.
+type discard struct{}
+
+func (*discard) UnmarshalJSON([]byte) error { return nil }
 
 // recordFields maps the JSON name of each field of rec (lower case, as
 // encoding/json matches names without regard to case) to the field.
