@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/twin/twintest"
 )
 
 func cpuTime() time.Duration {
@@ -135,7 +136,7 @@ func BenchmarkBytesPerViewer(b *testing.B) {
 	span := time.Hour
 	for range b.N {
 		m := NewModel(line)
-		g := NewGenerator(line, 11, t0)
+		g := twintest.NewGenerator(line, 11, t0)
 		g.AlarmEvery = 8 * time.Hour
 		for _, ev := range g.Start() {
 			m.Apply(ev)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/twin/twintest"
 )
 
 // waitFor bounds every wait in these tests: long enough never to trip on a
@@ -132,7 +133,7 @@ func TestHub_StreamReproducesTheLine(t *testing.T) {
 	h, srv, _ := MustStartHub(t, HubOptions{Tick: 5 * time.Millisecond})
 	v := dial(t, wsURL(srv, ""), nil)
 	s := v.snapshot()
-	g := NewGenerator(MustLoadLine(t), 3, t0)
+	g := twintest.NewGenerator(MustLoadLine(t), 3, t0)
 	g.AlarmEvery = time.Hour
 	require.NoError(t, h.Publish(context.Background(), g.Start()...))
 	for range 120 {
@@ -199,7 +200,7 @@ func TestHub_SlowViewerDroppedOthersServed(t *testing.T) {
 			}
 		}
 	}()
-	g := NewGenerator(MustLoadLine(t), 5, t0)
+	g := twintest.NewGenerator(MustLoadLine(t), 5, t0)
 	g.SampleEvery = time.Second
 	require.NoError(t, h.Publish(context.Background(), g.Start()...))
 	deadline := time.Now().Add(waitFor)

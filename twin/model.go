@@ -260,12 +260,12 @@ func (m *Model) applyGrinder(g *Grinder, ev mes.MachineEvent) bool {
 		}
 	case mes.EventAlarmRaised:
 		if a := ev.Alarm; a != nil {
-			g.Alarms, g.AlarmHistory = raise(g.Alarms, g.AlarmHistory, *a)
+			g.Alarms, g.AlarmHistory = raiseAlarm(g.Alarms, g.AlarmHistory, *a)
 			touched = true
 		}
 	case mes.EventAlarmCleared:
 		if a := ev.Alarm; a != nil {
-			g.Alarms, g.AlarmHistory = clear(g.Alarms, g.AlarmHistory, *a, ev.SourceTime)
+			g.Alarms, g.AlarmHistory = clearAlarm(g.Alarms, g.AlarmHistory, *a, ev.SourceTime)
 			touched = true
 		}
 	case mes.EventSample:
@@ -394,7 +394,7 @@ func (m *Model) foldSample(g *Grinder, s *mes.Sample) bool {
 		g.WheelID != before.WheelID || g.DressCount != before.DressCount
 }
 
-func raise(active, hist []mes.Alarm, a mes.Alarm) ([]mes.Alarm, []mes.Alarm) {
+func raiseAlarm(active, hist []mes.Alarm, a mes.Alarm) ([]mes.Alarm, []mes.Alarm) {
 	if !slices.ContainsFunc(active, func(x mes.Alarm) bool { return x.Seq == a.Seq }) && a.Cleared.IsZero() {
 		active = append(slices.Clone(active), a)
 	}
@@ -407,7 +407,7 @@ func raise(active, hist []mes.Alarm, a mes.Alarm) ([]mes.Alarm, []mes.Alarm) {
 	return active, hist
 }
 
-func clear(active, hist []mes.Alarm, a mes.Alarm, at time.Time) ([]mes.Alarm, []mes.Alarm) {
+func clearAlarm(active, hist []mes.Alarm, a mes.Alarm, at time.Time) ([]mes.Alarm, []mes.Alarm) {
 	active = slices.DeleteFunc(slices.Clone(active), func(x mes.Alarm) bool { return x.Seq == a.Seq })
 	if a.Cleared.IsZero() {
 		a.Cleared = at
@@ -448,11 +448,11 @@ func (m *Model) applyInspection(ev mes.MachineEvent) bool {
 		in.Comm = CommOK
 	case mes.EventAlarmRaised:
 		if ev.Alarm != nil {
-			in.Alarms, _ = raise(in.Alarms, nil, *ev.Alarm)
+			in.Alarms, _ = raiseAlarm(in.Alarms, nil, *ev.Alarm)
 		}
 	case mes.EventAlarmCleared:
 		if ev.Alarm != nil {
-			in.Alarms, _ = clear(in.Alarms, nil, *ev.Alarm, ev.SourceTime)
+			in.Alarms, _ = clearAlarm(in.Alarms, nil, *ev.Alarm, ev.SourceTime)
 		}
 	case mes.EventMeasurement:
 		me := ev.Measurement

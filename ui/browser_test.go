@@ -18,6 +18,7 @@ import (
 	"github.com/pilotline/pilotline/fixtures"
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/twin"
+	"github.com/pilotline/pilotline/twin/twintest"
 	"github.com/pilotline/pilotline/ui/uitest"
 )
 
@@ -40,7 +41,7 @@ func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *live
 	hub := twin.NewHub(line, twin.HubOptions{Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &liveLine{hub: hub, cancel: cancel, done: make(chan struct{})}
-	gen := twin.NewGenerator(line, seed, time.Now().Add(-2*time.Hour))
+	gen := twintest.NewGenerator(line, seed, time.Now().Add(-2*time.Hour))
 	gen.AlarmEvery = 6 * time.Hour
 	step := 100 * time.Millisecond
 	gen.SampleEvery = time.Duration(float64(step) * speed)

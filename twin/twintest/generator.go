@@ -1,4 +1,4 @@
-package twin
+package twintest
 
 import (
 	"fmt"
