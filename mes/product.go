@@ -27,7 +27,16 @@ type Product struct {
 	Tolerances map[string]Tolerance `json:"tolerances"`          // characteristic → tolerance
 	Route      []Operation          `json:"route"`               // ordered operations
 	AutoHold   bool                 `json:"auto_hold,omitempty"` // hold a batch on an SPC rule violation
+	// Org is the customer organisation whose design this is (a bur type
+	// booked with a spec); empty for the line's own products.
+	// IMPORTANT: another organisation never sees, quotes or orders a
+	// product with an Org: to it the product does not exist.
+	Org string `json:"org,omitempty"`
 }
+
+// VisibleTo reports whether a product may be seen, quoted and ordered for
+// organisation org (empty: by the platform's staff on no one's behalf).
+func (p *Product) VisibleTo(org string) bool { return p.Org == "" || p.Org == org }
 
 // Operation is one step of a product's route.
 type Operation struct {

@@ -145,6 +145,11 @@ func (s *Server) handleListBatches(c echo.Context) error {
 		return unavailable("batches")
 	}
 	u := mes.UserFromContext(c.Request().Context())
+	if u == nil && org != "" {
+		// The anonymous view blanks every batch's organisation; filtering
+		// by it would tell whose batch is whose all the same.
+		return mes.Errorf(mes.EUNAUTHORIZED, "org: sign in to filter batches by organisation")
+	}
 	if u != nil && !u.Staff() {
 		if org != "" && org != u.Org {
 			return c.JSON(http.StatusOK, batchList{Batches: []batchView{}}) // another organisation's: none visible
@@ -215,8 +220,10 @@ func (s *Server) batchFromRequest(c echo.Context, req BatchRequest) (*mes.Batch,
 	if req.Quantity < minQuantity || req.Quantity > maxQuantity {
 		return nil, invalid("quantity: want %d..%d, got %d", minQuantity, maxQuantity, req.Quantity)
 	}
-	if err := validText("org", req.Org, false); err != nil {
-		return nil, err
+	if req.Org != "" {
+		if err := s.existingOrg(c.Request().Context(), "org", req.Org); err != nil {
+			return nil, err
+		}
 	}
 	if req.BlankLot != "" {
 		if err := validID("blank_lot", req.BlankLot); err != nil {
@@ -245,10 +252,12 @@ func (s *Server) batchFromRequest(c echo.Context, req BatchRequest) (*mes.Batch,
 	default:
 		return nil, invalid("state: a new batch is %q or %q, got %q", mes.BatchPlanned, mes.BatchReleased, truncate(string(req.State), 40))
 	}
-	if _, err := s.Products.FindProduct(c.Request().Context(), req.Product); mes.ErrorCode(err) == mes.ENOTFOUND {
+	if p, err := s.Products.FindProduct(c.Request().Context(), req.Product); mes.ErrorCode(err) == mes.ENOTFOUND {
 		return nil, invalid("product: no product %q", req.Product)
 	} else if err != nil {
 		return nil, err
+	} else if !p.VisibleTo(req.Org) {
+		return nil, invalid("product: %s is organisation %s's design; a batch of it is made for %s only", p.ISO, p.Org, p.Org)
 	}
 	return &mes.Batch{
 		Product: req.Product, Quantity: req.Quantity, GoodRequired: req.GoodRequired,

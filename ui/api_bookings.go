@@ -272,6 +272,11 @@ func (s *Server) bookingFromRequest(ctx context.Context, u *mes.User, req *Booki
 	if err := validID("org", org); err != nil {
 		return nil, err
 	}
+	if u.Staff() {
+		if err := s.existingOrg(ctx, "org", org); err != nil {
+			return nil, err
+		}
+	}
 	if i := strings.IndexFunc(req.Notes, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }); i >= 0 {
 		return nil, invalid("notes: control character at byte %d", i)
 	}
@@ -301,13 +306,14 @@ func (s *Server) bookingFromRequest(ctx context.Context, u *mes.User, req *Booki
 			return nil, unavailable("products")
 		}
 		base, err := s.Products.FindProduct(ctx, sp.RouteFrom)
-		if mes.ErrorCode(err) == mes.ENOTFOUND {
+		if mes.ErrorCode(err) == mes.ENOTFOUND || err == nil && !base.VisibleTo(org) {
 			return nil, invalid("spec.route_from: unknown product %q", sp.RouteFrom)
 		} else if err != nil {
 			return nil, err
 		}
+		// The new bur type is the organisation's design, not the line's.
 		b.Spec = &mes.Product{ISO: req.Product, Name: sp.Name, NameZH: sp.NameZH, ShankType: sp.ShankType,
-			Tolerances: sp.Tolerances, Route: slices.Clone(base.Route)}
+			Tolerances: sp.Tolerances, Route: slices.Clone(base.Route), Org: org}
 	}
 	if err := b.Validate(); err != nil {
 		return nil, err

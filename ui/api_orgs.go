@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -64,4 +65,21 @@ func (s *Server) handleCreateOrg(c echo.Context) error {
 	_ = s.audit(c, mes.AuditEntry{Actor: u.ID, Action: mes.AuditCreate, ObjectType: mes.AuditObjectOrg, ObjectID: o.ID, New: auditJSON(o)})
 	c.Response().Header().Set(echo.HeaderLocation, APIPrefix+"/orgs/"+o.ID)
 	return c.JSON(http.StatusCreated, o)
+}
+
+// existingOrg checks that org names a stored organisation: a batch, booking
+// or design made for a typo would belong to nobody.
+func (s *Server) existingOrg(ctx context.Context, field, org string) error {
+	if err := validID(field, org); err != nil {
+		return err
+	}
+	if s.Orgs == nil {
+		return unavailable("organisations")
+	}
+	if _, err := s.Orgs.FindOrg(ctx, org); mes.ErrorCode(err) == mes.ENOTFOUND {
+		return invalid("%s: no organisation %q", field, org)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

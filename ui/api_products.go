@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -35,10 +36,30 @@ func (s *Server) handleListProducts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if ps == nil {
-		ps = []*mes.Product{}
+	u := mes.UserFromContext(c.Request().Context())
+	out := make([]*mes.Product, 0, len(ps))
+	for _, p := range ps {
+		if productVisible(u, p) {
+			out = append(out, p)
+		}
 	}
-	return c.JSON(http.StatusOK, productList{Products: ps})
+	return c.JSON(http.StatusOK, productList{Products: out})
+}
+
+// productVisible reports whether u may see p: the line's products are
+// everyone's, a customer's design its organisation's (and staff's).
+func productVisible(u *mes.User, p *mes.Product) bool {
+	return p.Org == "" || u.CanSee(p.Org)
+}
+
+// visibleProduct returns the product if u may see it. Another
+// organisation's design answers exactly like a product that does not exist.
+func (s *Server) visibleProduct(ctx context.Context, u *mes.User, iso string) (*mes.Product, error) {
+	p, err := s.Products.FindProduct(ctx, iso)
+	if mes.ErrorCode(err) == mes.ENOTFOUND || err == nil && !productVisible(u, p) {
+		return nil, mes.Errorf(mes.ENOTFOUND, "product %q not found", iso)
+	}
+	return p, err
 }
 
 func (s *Server) handleGetProduct(c echo.Context) error {
@@ -46,10 +67,14 @@ func (s *Server) handleGetProduct(c echo.Context) error {
 	if err := validISO(iso); err != nil {
 		return err
 	}
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	if s.Products == nil {
 		return unavailable("products")
 	}
-	p, err := s.Products.FindProduct(c.Request().Context(), iso)
+	ctx := c.Request().Context()
+	p, err := s.visibleProduct(ctx, mes.UserFromContext(ctx), iso)
 	if err != nil {
 		return err
 	}
@@ -60,12 +85,20 @@ func (s *Server) handleCreateProduct(c echo.Context) error {
 	if s.Products == nil {
 		return unavailable("products")
 	}
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	var p mes.Product
 	if err := s.decodeJSON(c, &p, false); err != nil {
 		return err
 	}
 	if err := s.validateProduct(&p); err != nil {
 		return err
+	}
+	if p.Org != "" {
+		if err := s.existingOrg(c.Request().Context(), "org", p.Org); err != nil {
+			return err
+		}
 	}
 	if err := s.Products.CreateProduct(c.Request().Context(), &p); err != nil {
 		return err

@@ -54,13 +54,14 @@ func TestBatches(t *testing.T) {
 	be := openBackend(t, line)
 	s, _ := newTestServer(t, line, be)
 	seedProduct(t, s)
+	mustOrg(t, s, "dental-works")
 
-	b := seedBatch(t, s, `{"product": "500314001001014", "quantity": 12, "org": "Dental Works Ltd", "blank_lot": "L-2026-031",
+	b := seedBatch(t, s, `{"product": "500314001001014", "quantity": 12, "org": "dental-works", "blank_lot": "L-2026-031",
 		"planned_start": "2026-03-02T06:00:00Z", "planned_end": "2026-03-02T14:00:00Z"}`)
 	assert.NotEmpty(t, b.ID)
 	assert.Equal(t, mes.BatchPlanned, b.State)
 	assert.Equal(t, 12, b.Quantity)
-	assert.Equal(t, "Dental Works Ltd", b.Org)
+	assert.Equal(t, "dental-works", b.Org)
 	assert.Equal(t, time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC), b.PlannedStart.UTC())
 	assert.Equal(t, Progress{Quantity: 12, Remaining: 12}, b.Progress)
 

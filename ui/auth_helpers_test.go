@@ -19,14 +19,21 @@ var testPasswordParams = PasswordParams{Time: 1, MemoryK: 64, Threads: 1}
 // testPassword is every test user's password.
 const testPassword = "correct horse battery"
 
+// mustOrg stores the organisation id unless it exists.
+func mustOrg(tb testing.TB, s *Server, id string) {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := s.Orgs.FindOrg(ctx, id); mes.ErrorCode(err) == mes.ENOTFOUND {
+		require.NoError(tb, s.Orgs.CreateOrg(ctx, &mes.Org{ID: id, Name: strings.ToUpper(id)}))
+	}
+}
+
 // mustUser stores a user with testPassword directly in the account store.
 func mustUser(tb testing.TB, s *Server, id string, role mes.Role, org string) *mes.User {
 	tb.Helper()
 	ctx := context.Background()
 	if org != "" {
-		if _, err := s.Orgs.FindOrg(ctx, org); mes.ErrorCode(err) == mes.ENOTFOUND {
-			require.NoError(tb, s.Orgs.CreateOrg(ctx, &mes.Org{ID: org, Name: strings.ToUpper(org)}))
-		}
+		mustOrg(tb, s, org)
 	}
 	hash, err := HashPassword(ctx, testPassword, s.PasswordParams)
 	require.NoError(tb, err)

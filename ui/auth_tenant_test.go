@@ -35,10 +35,10 @@ func newTenants(t *testing.T) *tenants {
 	seedProduct(t, s)
 	tt := &tenants{s: s}
 	for _, org := range []string{"acme", "beta"} {
+		tok := mustToken(t, s, mustUser(t, s, "cust-"+org, mes.RoleCustomer, org))
 		bv := seedBatch(t, s, `{"product": "500314001001014", "quantity": 3, "org": "`+org+`", "state": "released"}`)
 		bur, err := s.Burs.StartBur(ctx, bv.ID, testNow)
 		require.NoError(t, err)
-		tok := mustToken(t, s, mustUser(t, s, "cust-"+org, mes.RoleCustomer, org))
 		if org == "acme" {
 			tt.acme, tt.acmeBur, tt.acmeUser = bv.Batch, bur, tok
 		} else {
@@ -196,6 +196,7 @@ func TestAnonymousViewer(t *testing.T) {
 		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) {
 			s, _ := newAuthServer(t, func(s *Server) { s.AnonymousViewer = on })
 			seedProduct(t, s)
+			mustOrg(t, s, "acme")
 			b := seedBatch(t, s, `{"product": "500314001001014", "quantity": 3, "org": "acme", "state": "released"}`)
 
 			view := map[bool]int{false: http.StatusUnauthorized, true: http.StatusOK}[on]

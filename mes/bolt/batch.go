@@ -45,7 +45,7 @@ func (s *BatchService) CreateBatch(ctx context.Context, b *mes.Batch) error {
 	}
 	nb.Transitions = []mes.Transition{{To: nb.State, By: by, At: nb.Created, Reason: reason}}
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {
-		if _, err := findProduct(tx, nb.Product); mes.ErrorCode(err) == mes.ENOTFOUND {
+		if p, err := findProduct(tx, nb.Product); mes.ErrorCode(err) == mes.ENOTFOUND || err == nil && !p.VisibleTo(nb.Org) {
 			return mes.Errorf(mes.EINVALID, "product: unknown product %q", nb.Product)
 		} else if err != nil {
 			return err

@@ -55,8 +55,18 @@ func (s *BookingService) CreateBooking(ctx context.Context, b *mes.Booking) erro
 	nb.Quote, nb.Reservation, nb.Batch = nil, "", ""
 	nb.EarliestStart, nb.Deadline = nb.EarliestStart.UTC(), nb.Deadline.UTC()
 	nb.Transitions = []mes.BookingTransition{{To: mes.BookingRequested, By: nb.RequestedBy, At: nb.Created}}
+	if nb.Spec != nil {
+		// A new bur type is the booking organisation's design.
+		spec := *nb.Spec
+		spec.Org = nb.Org
+		nb.Spec = &spec
+	}
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {
 		p, err := findProduct(tx, nb.Product)
+		if err == nil && nb.Spec == nil && !p.VisibleTo(nb.Org) {
+			// Another organisation's design: to this one it does not exist.
+			err = mes.Errorf(mes.ENOTFOUND, "product %q not found", nb.Product)
+		}
 		switch {
 		case nb.Spec == nil && mes.ErrorCode(err) == mes.ENOTFOUND:
 			return mes.Errorf(mes.EINVALID, "product: unknown product %q (send a spec for a new bur type)", nb.Product)
