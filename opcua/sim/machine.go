@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -12,14 +13,12 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/grinder"
 	pl "github.com/pilotline/pilotline/opcua"
 )
 
 // Physical constants of the simulated grinders.
 const (
-	wheelNewMM     = 100.0 // diameter of a new grinding wheel
-	dressDepthUM   = 50.0  // radial depth removed by one dressing
-	wearPerPartUM  = 1.5   // radial wear per part over 600 s of grinding
 	spindleRatedKW = 9.0
 	basePowerKW    = 1.8 // control, hydraulics, chiller standby
 	coolantPumpKW  = 2.2
@@ -66,17 +65,14 @@ type machine struct {
 	progHash string
 	progSt   string
 
-	wheelNo    int
-	wheelID    string
-	wheelBase  float64 // mm, diameter after the last dressing
-	wearUM     float64
-	dressCount uint32
-	sinceDress int
+	// model is the grinder (wheel, faults, job times) shared with the
+	// line prescription; the simulator adds robots, power and OPC UA.
+	model   *grinder.Model
+	wheelID string
 
 	alarmSeq uint32
 	ring     [pl.AlarmSlots]*mes.Alarm
 	active   []*mes.Alarm
-	ttf      float64 // operating seconds until the next random fault
 	resume   func()
 	maintReq bool
 
@@ -100,24 +96,46 @@ func newMachine(l *Line, idx int, c mes.Machine) *machine {
 		state: mes.StateIdle, coolant: ambientC, energyT: l.now, progSt: "Initializing",
 	}
 	m.robot = l.robotFor(c)
+	m.model = grinder.New(ModelParams(l.sim), !m.inspection, m.rng)
 	if !m.inspection {
-		m.newWheel()
+		m.setWheelID()
 	} else {
 		m.gaugeID = "OG200-" + c.ID + "-0417"
 		d := l.simStart.UTC()
 		m.calDue = time.Date(d.Year(), d.Month()+6, 1, 0, 0, 0, 0, time.UTC)
 	}
-	if l.sim.MTBFS > 0 {
-		m.ttf = m.rng.ExpFloat64() * l.sim.MTBFS
-	}
 	return m
 }
 
+// ModelParams are the grinder model's parameters of a simulated line's
+// configuration: exponential faults and repairs, fixed dressing and wheel
+// change times.
+func ModelParams(s mes.Simulation) grinder.Params {
+	p := grinder.Params{
+		LoadS: s.LoadS, UnloadS: s.UnloadS,
+		DressEvery: s.DressEvery, Dress: grinder.Fixed(s.DressS),
+		WheelChangeEvery: s.WheelChangeEvery, WheelChange: grinder.Fixed(s.WheelChangeS),
+	}
+	if s.MTBFS > 0 {
+		p.TimeToFailure = grinder.Exponential{MeanS: s.MTBFS}
+	}
+	if s.MTTRS > 0 {
+		p.Repair = grinder.AtLeast{MinS: grinder.MinRepairS, D: grinder.Exponential{MeanS: s.MTTRS}}
+	}
+	return p
+}
+
+// CycleDist is the simulated job time of an operation: its ideal cycle
+// stretched by the configured jitter.
+func CycleDist(s mes.Simulation, op mes.Operation) grinder.Dist {
+	return grinder.Jitter{IdealS: op.IdealCycleS, Jitter: s.CycleJitter}
+}
+
+func (m *machine) setWheelID() { m.wheelID = fmt.Sprintf("%s-W%04d", m.cfg.ID, m.model.Wheel.No) }
+
 func (m *machine) newWheel() {
-	m.wheelNo++
-	m.wheelID = fmt.Sprintf("%s-W%04d", m.cfg.ID, m.wheelNo)
-	m.wheelBase = wheelNewMM + 0.02*m.rng.NormFloat64()
-	m.wearUM, m.dressCount, m.sinceDress = 0, 0, 0
+	m.model.NewWheel(m.rng)
+	m.setWheelID()
 }
 
 // attach builds the machine's object on endpoint e.
@@ -157,6 +175,7 @@ func (m *machine) setState(s mes.MachineState) {
 	m.state = s
 	m.refresh()
 	m.publishAll()
+	m.report(mes.MachineEvent{Kind: mes.EventState, State: s})
 	m.l.log.Debug("machine state", "machine", m.cfg.ID, "state", s, "at", m.l.now)
 }
 
@@ -211,8 +230,7 @@ func (m *machine) accept(serial string, prog program, version string) {
 	m.accepted++
 	m.disp.serial, m.disp.program, m.disp.version = serial, prog.op.Program, version
 	sim := m.l.sim
-	total := prog.op.IdealCycleS * (1 + sim.CycleJitter*math.Abs(m.rng.NormFloat64()))
-	grind := max(total-sim.LoadS-sim.UnloadS, 0.25*prog.op.IdealCycleS)
+	grind := m.model.Job(CycleDist(sim, prog.op), 0.25*prog.op.IdealCycleS, m.rng).GrindS
 	j := &job{
 		serial: serial, program: prog.op.Program, version: version, prog: prog,
 		hash: ProgramHash(prog.op.Program, version), grindS: grind, roughS: 0.6 * grind,
@@ -259,8 +277,8 @@ func (m *machine) loaded() {
 	} else {
 		m.setState(mes.StateGrinding)
 	}
-	if m.l.sim.MTBFS > 0 && m.ttf < j.grindS {
-		m.after(m.ttf, func() {
+	if fault, at := m.model.FaultWithin(j.grindS); fault {
+		m.after(at, func() {
 			m.raise(alarmTable[m.rng.IntN(len(alarmTable))].Code, true)
 		})
 	}
@@ -270,14 +288,9 @@ func (m *machine) loaded() {
 // ground ends grinding (or measuring) of the current job.
 func (m *machine) ground() {
 	j := m.job
-	if m.l.sim.MTBFS > 0 {
-		m.ttf -= j.grindS
-	}
+	m.model.Ground(j.grindS, m.rng)
 	if m.inspection {
 		m.measure()
-	} else {
-		m.wearUM += wearPerPartUM * j.grindS / 600 * (1 + 0.1*m.rng.NormFloat64())
-		m.sinceDress++
 	}
 	m.progSt = "Ended"
 	m.requestUnload()
@@ -306,7 +319,7 @@ func (m *machine) unloaded() {
 	m.parts++
 	m.last = &mes.Cycle{
 		Seq: uint64(m.parts), Serial: j.serial, Program: j.program, ProgramVersion: j.version,
-		ProgramHash: j.hash, WheelID: m.wheelID, WheelWearUM: m.wearUM, DressCount: m.dressCount,
+		ProgramHash: j.hash, WheelID: m.wheelID, WheelWearUM: m.model.Wheel.WearUM, DressCount: uint32(m.model.Wheel.DressCount),
 		Start: j.start, End: m.l.now, PeakSpindleLoad: j.peakLoad, EnergyKWh: m.energy - j.energyStart,
 		Aborted: j.aborted,
 	}
@@ -314,6 +327,8 @@ func (m *machine) unloaded() {
 		m.progSt = "Aborted"
 	}
 	m.job = nil
+	c := *m.last
+	m.report(mes.MachineEvent{Kind: mes.EventCycle, Cycle: &c})
 	if m.l.auto != nil {
 		m.l.auto.done(j)
 	}
@@ -325,7 +340,7 @@ func (m *machine) unloaded() {
 }
 
 func (m *machine) afterCycle() {
-	if !m.inspection && m.l.sim.DressEvery > 0 && m.sinceDress >= m.l.sim.DressEvery {
+	if m.model.DressDue() {
 		m.dress()
 		return
 	}
@@ -334,11 +349,8 @@ func (m *machine) afterCycle() {
 
 func (m *machine) dress() {
 	m.setState(mes.StateDressing)
-	m.after(m.l.sim.DressS, func() {
-		m.wheelBase -= 2 * dressDepthUM / 1000
-		m.wearUM, m.sinceDress = 0, 0
-		m.dressCount++
-		if m.l.sim.WheelChangeEvery > 0 && int(m.dressCount) >= m.l.sim.WheelChangeEvery {
+	m.after(m.model.DressS(m.rng), func() {
+		if m.model.Dressed() {
 			m.changeWheel()
 			return
 		}
@@ -348,7 +360,7 @@ func (m *machine) dress() {
 
 func (m *machine) changeWheel() {
 	m.setState(mes.StateToolChange)
-	m.after(m.l.sim.WheelChangeS, func() {
+	m.after(m.model.WheelChangeS(m.rng), func() {
 		m.newWheel()
 		m.goIdle()
 	})
@@ -382,22 +394,15 @@ func (m *machine) raise(code string, random bool) {
 	a := &mes.Alarm{Seq: uint64(m.alarmSeq), Code: text.Code, Text: text.Text, TextZH: text.TextZH, Severity: int(text.Severity), Raised: now}
 	m.ring[m.alarmSeq%pl.AlarmSlots] = a
 	m.active = append(m.active, a)
-	repair := 60.0
-	if m.l.sim.MTTRS > 0 {
-		repair = max(30, m.rng.ExpFloat64()*m.l.sim.MTTRS)
-	}
+	raised := *a
+	m.report(mes.MachineEvent{Kind: mes.EventAlarmRaised, Alarm: &raised})
+	repair := m.model.RepairS(m.rng)
 	m.l.after(repair, func() { m.clear(a) })
 	m.l.log.Debug("alarm raised", "machine", m.cfg.ID, "code", code, "seq", a.Seq)
 
 	switch m.state {
 	case mes.StateGrinding, mes.StateMeasuring:
-		if m.l.sim.MTBFS > 0 {
-			if random {
-				m.ttf = m.rng.ExpFloat64() * m.l.sim.MTBFS
-			} else {
-				m.ttf -= now.Sub(m.job.grindStart).Seconds()
-			}
-		}
+		m.model.Faulted(random, now.Sub(m.job.grindStart).Seconds(), m.rng)
 		m.epoch++
 		m.job.aborted = true
 		m.progSt = "Aborted"
@@ -426,6 +431,8 @@ func (m *machine) enterAlarm(resume func()) {
 func (m *machine) clear(a *mes.Alarm) {
 	a.Cleared = m.l.now
 	m.active = slices.DeleteFunc(m.active, func(x *mes.Alarm) bool { return x == a })
+	cleared := *a
+	m.report(mes.MachineEvent{Kind: mes.EventAlarmCleared, Alarm: &cleared})
 	m.l.log.Debug("alarm cleared", "machine", m.cfg.ID, "code", a.Code, "seq", a.Seq)
 	if len(m.active) == 0 && m.state == mes.StateAlarm && m.resume != nil {
 		r := m.resume
@@ -467,9 +474,21 @@ func (m *machine) measure() {
 		Seq: uint64(m.measSeq), Serial: j.serial, Station: m.cfg.ID, GaugeID: m.gaugeID,
 		CalibrationDue: m.calDue, Time: m.l.now, Values: vals,
 	}
+	mm := *m.lastMeas
+	mm.Values = maps.Clone(vals)
+	m.report(mes.MachineEvent{Kind: mes.EventMeasurement, Measurement: &mm})
 }
 
-func (m *machine) diameter() float64 { return m.wheelBase - 2*m.wearUM/1000 }
+// report hands a fact to the line's observer, if any.
+func (m *machine) report(ev mes.MachineEvent) {
+	if m.l.observe == nil {
+		return
+	}
+	ev.Machine, ev.SourceTime = m.cfg.ID, m.l.now
+	m.l.observe(ev)
+}
+
+func (m *machine) diameter() float64 { return m.model.Wheel.DiameterMM() }
 
 // refresh integrates energy up to now and recomputes the continuous values
 // for the current state.
@@ -493,7 +512,7 @@ func (m *machine) refresh() {
 			vc, load = 22.0, 57.0
 		}
 		m.speed = vc * 60000 / (math.Pi * m.diameter())
-		m.load = math.Min(100, math.Max(0, load+m.wearUM/60*8+nz(1.5)))
+		m.load = math.Min(100, math.Max(0, load+m.model.Wheel.WearUM/60*8+nz(1.5)))
 		j.peakLoad = max(j.peakLoad, m.load)
 		gp := now.Sub(j.grindStart).Seconds() / j.grindS
 		m.axes = [6]float64{95 + 12*math.Sin(2*math.Pi*s/37), 4 * math.Sin(2*math.Pi*s/23), -60 + 40*gp,
@@ -553,7 +572,7 @@ func (m *machine) publishProcess() {
 	set(pl.KeyEnergy, m.energy)
 	set(pl.KeyProgress, round(m.progress, 4))
 	set(pl.KeyWheelDiameter, round(m.diameter(), 4))
-	set(pl.KeyWheelWear, round(m.wearUM, 3))
+	set(pl.KeyWheelWear, round(m.model.Wheel.WearUM, 3))
 	for i, a := range pl.AxisNames {
 		set("axis."+a, round(m.axes[i], 3))
 	}
@@ -612,7 +631,7 @@ func (m *machine) publishAll() {
 	set(pl.KeyParts, m.parts)
 	set(pl.KeyProgramVersion, m.progVer)
 	set(pl.KeyProgramHash, m.progHash)
-	set(pl.KeyDressCount, m.dressCount)
+	set(pl.KeyDressCount, uint32(m.model.Wheel.DressCount))
 	if lc := m.last; lc != nil {
 		set("cycle.Seq", uint32(lc.Seq))
 		set("cycle.Serial", lc.Serial)
@@ -669,7 +688,7 @@ func (m *machine) view() MachineView {
 	v := MachineView{
 		ID: m.cfg.ID, Kind: m.cfg.Kind, State: m.state, Parts: m.parts, EnergyKWh: m.energy,
 		Program: m.progName, Accepted: m.accepted, ActiveAlarms: len(m.active),
-		WheelID: m.wheelID, WheelDiameterMM: m.diameter(), WheelWearUM: m.wearUM, DressCount: m.dressCount,
+		WheelID: m.wheelID, WheelDiameterMM: m.diameter(), WheelWearUM: m.model.Wheel.WearUM, DressCount: uint32(m.model.Wheel.DressCount),
 		Maintenance: m.maintReq || m.state == mes.StateMaintenance,
 	}
 	if m.inspection {

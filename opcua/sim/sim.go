@@ -68,6 +68,9 @@ type Line struct {
 	mag, out *station
 	programs map[string]program
 	auto     *autorun
+	// observe, when set, receives every fact a machine reports, stamped
+	// with simulated time, as acquisition would store it. l.mu is held.
+	observe func(mes.MachineEvent)
 
 	endpoints []*endpoint
 	epBy      map[string]*endpoint
