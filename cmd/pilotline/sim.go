@@ -67,8 +67,7 @@ func (m *SimMain) Run(ctx context.Context) error {
 		}
 	}
 	if m.Control != "" {
-		c := &simControl{line: l, cfg: m.cfg, logger: m.logger.With("component", "sim-control")}
-		addr, err := c.serve(ctx, m.Control)
+		addr, err := sim.NewControl(l, m.logger.With("component", "sim-control")).Serve(ctx, m.Control)
 		if err != nil {
 			return err
 		}

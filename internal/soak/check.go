@@ -1,4 +1,4 @@
-package main
+package soak
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pilotline/pilotline/opcua/sim"
 )
 
 func ioCopy(w io.Writer, resp *http.Response) (int64, error) { return io.Copy(w, resp.Body) }
@@ -150,7 +152,7 @@ func truncateStr(s string, n int) string {
 }
 
 // finish settles the line at the end of the shift and checks every invariant.
-func (r *soakRun) finish(ctx context.Context, t0, shiftEnd time.Time, start *SimState, goroutineBase float64) {
+func (r *soakRun) finish(ctx context.Context, t0, shiftEnd time.Time, start *sim.State, goroutineBase float64) {
 	res := r.res
 	latAt, latMS := r.viewers.latencies()
 	r.latencyChecks(latAt, latMS)
@@ -246,7 +248,7 @@ func (r *soakRun) latencyChecks(at []time.Time, ms []float64) {
 	res := r.res
 	res.LatencyN = len(ms)
 	if len(ms) == 0 {
-		if r.m.Viewers > 0 {
+		if r.cfg.Viewers > 0 {
 			res.fail("fast viewers p99 < 100 ms", "no delta was received by any fast viewer")
 		}
 		return
@@ -270,7 +272,7 @@ func (r *soakRun) latencyChecks(at []time.Time, ms []float64) {
 		}
 		p := percentile(b, 99)
 		res.LatencyP99 = append(res.LatencyP99, latencyWindow{Wall: start.Add(time.Duration(i) * w), P99MS: p, N: len(b)})
-		if budget := float64(r.m.MaxP99) / float64(time.Millisecond); budget > 0 && p >= budget {
+		if budget := float64(r.cfg.MaxP99) / float64(time.Millisecond); budget > 0 && p >= budget {
 			res.fail("fast viewers p99 < 100 ms", "window %d/%d: p99 %.1f ms over %d deltas", i+1, windows, p, len(b))
 		}
 	}
@@ -309,7 +311,7 @@ func (r *soakRun) lagCheck(cycles []soakEvent) {
 	if len(lags) > 0 {
 		r.res.LagMaxMS = slices.Max(lags)
 	}
-	if budget := float64(r.m.MaxLag) / float64(time.Millisecond); budget > 0 && r.res.LagP99MS > budget {
+	if budget := float64(r.cfg.MaxLag) / float64(time.Millisecond); budget > 0 && r.res.LagP99MS > budget {
 		r.res.fail("dispatch never waited on a viewer", "acquisition lag p99 %.0f ms over %d jobs, budget %.0f ms", r.res.LagP99MS, len(lags), budget)
 	}
 }
@@ -362,8 +364,8 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // settle waits until no machine holds a bur and no robot carries one.
-func (r *soakRun) settle(ctx context.Context) (*SimState, error) {
-	deadline := time.Now().Add(time.Duration(float64(2*time.Hour)/r.m.Speed) + 30*time.Second)
+func (r *soakRun) settle(ctx context.Context) (*sim.State, error) {
+	deadline := time.Now().Add(time.Duration(float64(2*time.Hour)/r.cfg.Speed) + 30*time.Second)
 	for {
 		st, err := r.simState(ctx)
 		if err != nil {
@@ -392,7 +394,7 @@ func (r *soakRun) settle(ctx context.Context) (*SimState, error) {
 
 // waitIngested waits until the MES has stored every cycle the grinders'
 // counters show (or 30 s), so the checks see the MES's final word.
-func (r *soakRun) waitIngested(ctx context.Context, end *SimState) {
+func (r *soakRun) waitIngested(ctx context.Context, end *sim.State) {
 	want := 0
 	for _, m := range end.Machines {
 		want += int(m.Parts)
@@ -493,7 +495,7 @@ func (r *soakRun) rawEvents(ctx context.Context, from, to time.Time) (cycles, me
 
 // genealogyChecks: every job a machine's own counter counted in the shift
 // has exactly one complete genealogy record, and no serial repeats.
-func (r *soakRun) genealogyChecks(start, end *SimState, burs []soakBur) {
+func (r *soakRun) genealogyChecks(start, end *sim.State, burs []soakBur) {
 	res := r.res
 	const inv = "one complete genealogy record per counted job"
 	type opKey struct {
@@ -572,10 +574,10 @@ func (r *soakRun) commLostCheck() {
 	res := r.res
 	mesDown := 0.0
 	for _, d := range r.down {
-		mesDown += d[1].Sub(d[0]).Seconds() * r.m.Speed
+		mesDown += d[1].Sub(d[0]).Seconds() * r.cfg.Speed
 	}
-	detect := 5 * r.m.Speed  // machine-seconds per outage: two poll intervals, generously
-	settle := 30 * r.m.Speed // machine-seconds per outage: reconnect backoff (as epDown)
+	detect := 5 * r.cfg.Speed  // machine-seconds per outage: two poll intervals, generously
+	settle := 30 * r.cfg.Speed // machine-seconds per outage: reconnect backoff (as epDown)
 	ids := make([]string, 0, len(res.downBy))
 	for id := range res.downBy {
 		ids = append(ids, id)

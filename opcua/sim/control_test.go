@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,14 +14,13 @@ import (
 
 	"github.com/pilotline/pilotline/fixtures"
 	"github.com/pilotline/pilotline/mes"
-	"github.com/pilotline/pilotline/opcua/sim"
 )
 
-func mustStartSim(t *testing.T) (*sim.Line, *mes.LineConfig) {
+func mustStartSim(t *testing.T) (*Line, *mes.LineConfig) {
 	t.Helper()
 	cfg, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
 	require.NoError(t, err)
-	l, err := sim.Start(context.Background(), sim.Options{Line: cfg, Speed: 10, Seed: 1})
+	l, err := Start(context.Background(), Options{Line: cfg, Speed: 10, Seed: 1})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, l.Close()) })
 	return l, cfg
@@ -30,7 +28,7 @@ func mustStartSim(t *testing.T) (*sim.Line, *mes.LineConfig) {
 
 func TestSimControl(t *testing.T) {
 	l, cfg := mustStartSim(t)
-	srv := httptest.NewServer((&simControl{line: l, cfg: cfg, logger: slog.New(slog.DiscardHandler)}).handler())
+	srv := httptest.NewServer(NewControl(l, slog.New(slog.DiscardHandler)).Handler())
 	t.Cleanup(srv.Close)
 
 	post := func(path string) int {
@@ -65,43 +63,16 @@ func TestSimControl(t *testing.T) {
 	resp, err := http.Get(srv.URL + "/state")
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var st SimState
+	var st State
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 	assert.Len(t, st.Machines, len(cfg.Machines))
 	assert.Len(t, st.Robots, len(cfg.Robots))
 	assert.Contains(t, st.Stations, "OUT")
-	byID := map[string]sim.MachineView{}
+	byID := map[string]MachineView{}
 	for _, m := range st.Machines {
 		byID[m.ID] = m
 	}
 	assert.True(t, byID["G03"].Maintenance, "maintenance went through")
 	assert.Equal(t, 1, byID["G04"].ActiveAlarms, "the alarm went through")
 	assert.False(t, st.Now.IsZero())
-}
-
-// TestWriteBoundConfig_Loads is a regression test: the simulator names
-// per-machine endpoints after their machines, which a line configuration
-// rejects as duplicate ids, so a written bound configuration must rename
-// them to be loadable by `serve --sim=false --config`.
-func TestWriteBoundConfig_Loads(t *testing.T) {
-	l, cfg := mustStartSim(t)
-	p := filepath.Join(t.TempDir(), "bound.json")
-	require.NoError(t, writeBoundConfig(p, l.Bind(cfg)))
-
-	got, err := mes.LoadLineConfigFile(p)
-	require.NoError(t, err, "the bound configuration loads")
-	require.Len(t, got.Endpoints, len(l.Endpoints()))
-	urls := map[string]string{}
-	for _, e := range got.Endpoints {
-		urls[e.ID] = e.URL
-	}
-	for _, e := range l.Endpoints() {
-		assert.Equal(t, e.URL, urls[boundEndpointID(e.ID)], e.ID)
-	}
-	for _, m := range got.Machines {
-		assert.Contains(t, urls, m.Endpoint, "%s points at a listed endpoint", m.ID)
-	}
-	for _, r := range got.Robots {
-		assert.Contains(t, urls, r.Endpoint, "%s points at a listed endpoint", r.ID)
-	}
 }

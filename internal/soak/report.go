@@ -1,4 +1,4 @@
-package main
+package soak
 
 import (
 	"encoding/json"
@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// soakResult is everything a soak measured and every invariant it found broken.
-type soakResult struct {
+// Result is everything a soak measured and every invariant it found broken.
+type Result struct {
 	Seed     int64     `json:"seed"`
 	Shift    string    `json:"shift"`
 	Speed    float64   `json:"speed"`
@@ -100,14 +100,14 @@ type soakSample struct {
 	Viewers     int       `json:"viewers"`
 }
 
-func (r *soakResult) fail(invariant, format string, args ...any) {
+func (r *Result) fail(invariant, format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Failures = append(r.Failures, soakFailure{invariant, fmt.Sprintf(format, args...)})
 }
 
 // broken names each broken invariant once, in order of first failure.
-func (r *soakResult) broken() []string {
+func (r *Result) broken() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
@@ -140,7 +140,7 @@ var soakInvariants = []string{
 }
 
 // text is the short report.
-func (r *soakResult) text() string {
+func (r *Result) text() string {
 	var b strings.Builder
 	wall := r.Finished.Sub(r.Started).Round(time.Second)
 	fmt.Fprintf(&b, "Pilotline soak: seed %d, shift %s at speed %g (%s wall), %d viewers, %d MES kills, %d faults injected\n",
@@ -182,7 +182,7 @@ func (r *soakResult) text() string {
 }
 
 // write stores report.txt, soak.json and report.html in dir.
-func (r *soakResult) write(dir string) error {
+func (r *Result) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func (r *soakResult) write(dir string) error {
 
 // html is a self-contained page with three SVG charts over the shift:
 // throughput, delivery latency p99 and the MES's RSS.
-func (r *soakResult) html() string {
+func (r *Result) html() string {
 	var b strings.Builder
 	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>Pilotline soak</title>
 <style>body{font-family:sans-serif;margin:2em;color:#222}svg{background:#fafafa;border:1px solid #ddd;margin:.5em 0}pre{background:#f4f4f4;padding:1em}</style></head><body>`)

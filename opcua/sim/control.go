@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"context"
@@ -12,35 +12,42 @@ import (
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
-	"github.com/pilotline/pilotline/opcua/sim"
 )
 
-// simControl is the fault-injection and state API that `pilotline sim
+// Control is the fault-injection and state API that `pilotline sim
 // --control ADDR` serves beside the OPC UA endpoints, so that a soak run
 // in another process can break the line and read its true state.
 //
-//	GET  /state                              SimState: clock, machines, robots, stations
+//	GET  /state                              State: clock, machines, robots, stations
 //	POST /endpoints/{id}/stop | /start       kill or restart an endpoint
 //	POST /endpoints/{id}/stall?on=true|false stall an endpoint (accepts, never answers)
 //	POST /machines/{id}/maintenance?on=B     planned maintenance on or off
 //	POST /machines/{id}/alarm?code=C         raise an alarm (cleared by the simulator after its repair time)
 //
 // Errors are JSON {"error": "..."} with 400 or 404.
-type simControl struct {
-	line   *sim.Line
-	cfg    *mes.LineConfig
+type Control struct {
+	line   *Line
 	logger *slog.Logger
 }
 
-// SimState is the body of GET /state: the simulator's own view of the line.
-type SimState struct {
+// NewControl returns the control API of l, logging internal errors to logger.
+func NewControl(l *Line, logger *slog.Logger) *Control {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Control{line: l, logger: logger}
+}
+
+// State is the body of GET /state: the simulator's own view of the line.
+type State struct {
 	Now      time.Time                    `json:"now"`
-	Machines []sim.MachineView            `json:"machines"`
+	Machines []MachineView                `json:"machines"`
 	Robots   map[string]mes.RobotStatus   `json:"robots"`
 	Stations map[string]mes.StationStatus `json:"stations"`
 }
 
-func (c *simControl) handler() http.Handler {
+// Handler serves the API.
+func (c *Control) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /state", c.state)
 	mux.HandleFunc("POST /endpoints/{id}/{action}", c.endpoint)
@@ -48,13 +55,13 @@ func (c *simControl) handler() http.Handler {
 	return mux
 }
 
-// serve listens on addr (loopback) and serves until ctx is done.
-func (c *simControl) serve(ctx context.Context, addr string) (net.Addr, error) {
+// Serve listens on addr (loopback) and serves until ctx is done.
+func (c *Control) Serve(ctx context.Context, addr string) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--control: %w", err)
 	}
-	srv := &http.Server{Handler: c.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -69,19 +76,20 @@ func (c *simControl) serve(ctx context.Context, addr string) (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
-func (c *simControl) state(w http.ResponseWriter, _ *http.Request) {
-	st := SimState{Now: c.line.Now(), Robots: map[string]mes.RobotStatus{}, Stations: map[string]mes.StationStatus{}}
-	for _, m := range c.cfg.Machines {
+func (c *Control) state(w http.ResponseWriter, _ *http.Request) {
+	cfg := c.line.cfg
+	st := State{Now: c.line.Now(), Robots: map[string]mes.RobotStatus{}, Stations: map[string]mes.StationStatus{}}
+	for _, m := range cfg.Machines {
 		if v, ok := c.line.Machine(m.ID); ok {
 			st.Machines = append(st.Machines, v)
 		}
 	}
-	for _, r := range c.cfg.Robots {
+	for _, r := range cfg.Robots {
 		if v, ok := c.line.Robot(r.ID); ok {
 			st.Robots[r.ID] = v
 		}
 	}
-	for _, s := range c.cfg.Stations {
+	for _, s := range cfg.Stations {
 		if v, ok := c.line.Station(s.ID); ok {
 			st.Stations[s.ID] = v
 		}
@@ -89,7 +97,7 @@ func (c *simControl) state(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (c *simControl) endpoint(w http.ResponseWriter, r *http.Request) {
+func (c *Control) endpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var err error
 	switch r.PathValue("action") {
@@ -110,7 +118,7 @@ func (c *simControl) endpoint(w http.ResponseWriter, r *http.Request) {
 	c.reply(w, err)
 }
 
-func (c *simControl) machine(w http.ResponseWriter, r *http.Request) {
+func (c *Control) machine(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var err error
 	switch r.PathValue("action") {
@@ -129,7 +137,7 @@ func (c *simControl) machine(w http.ResponseWriter, r *http.Request) {
 	c.reply(w, err)
 }
 
-func (c *simControl) reply(w http.ResponseWriter, err error) {
+func (c *Control) reply(w http.ResponseWriter, err error) {
 	switch mes.ErrorCode(err) {
 	case "":
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})

@@ -1,4 +1,4 @@
-package main
+package soak
 
 import (
 	"context"
@@ -21,7 +21,7 @@ type soakBatch struct {
 
 // run drives the whole soak and returns its result; err is for failures
 // of the harness itself (a process that will not start), not invariants.
-func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
+func (r *soakRun) run(ctx context.Context) (*Result, error) {
 	res := r.res
 	if err := r.startSim(ctx); err != nil {
 		return res, err
@@ -34,15 +34,15 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 	// The simulator's clock runs at a fixed speed from its start, so a
 	// source time maps to the wall time it happened at.
 	r.wallOf = func(src time.Time) time.Time {
-		return wall0.Add(time.Duration(float64(src.Sub(start.Now)) / r.m.Speed))
+		return wall0.Add(time.Duration(float64(src.Sub(start.Now)) / r.cfg.Speed))
 	}
 	if err := r.startServe(ctx); err != nil {
 		return res, err
 	}
 	t0 := start.Now
 	res.T0 = t0
-	shiftEnd := t0.Add(r.m.Shift)
-	faults := schedule(r.m.Seed, r.m.Shift, r.m.Faults, r.m.Kills)
+	shiftEnd := t0.Add(r.cfg.Shift)
+	faults := schedule(r.cfg.Seed, r.cfg.Shift, r.cfg.Faults, r.cfg.Kills)
 	downSince := map[string]time.Duration{}
 	res.downBy, res.outagesBy = map[string]float64{}, map[string]int{}
 	r.epDown = map[string][][2]time.Time{}
@@ -57,20 +57,20 @@ func (r *soakRun) run(ctx context.Context) (*soakResult, error) {
 				res.downBy[id] += (f.At - downSince[id]).Seconds()
 				res.outagesBy[id]++
 				// Reconnecting takes a backoff of up to some seconds of wall time.
-				settle := time.Duration(30 * float64(time.Second) * r.m.Speed)
+				settle := time.Duration(30 * float64(time.Second) * r.cfg.Speed)
 				r.epDown[id] = append(r.epDown[id], [2]time.Time{t0.Add(downSince[id]), t0.Add(f.At + settle)})
 			}
 		}
 	}
-	r.log.Info("soak started", "seed", r.m.Seed, "shift", r.m.Shift, "speed", r.m.Speed, "faults", len(faults), "mes", r.base, "work", r.work)
+	r.log.Info("soak started", "seed", r.cfg.Seed, "shift", r.cfg.Shift, "speed", r.cfg.Speed, "faults", len(faults), "mes", r.base, "work", r.work)
 
-	r.viewers = newViewerPool(ctx, r.m.Viewers, r.m.Seed, wsURLOf(r.base), func() int { return int(r.incarn.Load()) })
+	r.viewers = newViewerPool(ctx, r.cfg.Viewers, r.cfg.Seed, wsURLOf(r.base), func() int { return int(r.incarn.Load()) })
 	base := r.baselineGoroutines(ctx)
 	r.viewers.start()
 
 	acked := map[string]struct{}{} // events the MES answered with before a kill
 	rssMark := time.Duration(0)    // offset after which the leak baseline is taken
-	rssHour := min(time.Hour, r.m.Shift/4)
+	rssHour := min(time.Hour, r.cfg.Shift/4)
 	var rssBase float64
 	next := 0
 	sampleEvery := time.Second

@@ -1,4 +1,4 @@
-package main
+package soak
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pilotline/pilotline/opcua/sim"
 )
 
 // soakKPI is the part of GET /api/v1/kpi the soak checks.
@@ -53,7 +55,7 @@ var oeeLeaves = []string{"not_scheduled_s", "break_s", "maintenance_s", "apt_s",
 
 // kpiChecks compares the KPI report with what the raw stored events, the
 // genealogy and the machines' energy counters say.
-func (r *soakRun) kpiChecks(ctx context.Context, period [2]time.Time, burs []soakBur, cycles, meas []soakEvent, start, end *SimState) {
+func (r *soakRun) kpiChecks(ctx context.Context, period [2]time.Time, burs []soakBur, cycles, meas []soakEvent, start, end *sim.State) {
 	res := r.res
 	var k soakKPI
 	if err := r.get(ctx, fmt.Sprintf("api/v1/kpi?from=%s&to=%s", queryTimeParam(period[0]), queryTimeParam(period[1])), &k); err != nil {
@@ -215,7 +217,7 @@ func last(v []float64) float64 {
 
 // twinCheck compares a fresh viewer's snapshot with the simulator's state
 // and the MES's batches.
-func (r *soakRun) twinCheck(ctx context.Context, end *SimState) {
+func (r *soakRun) twinCheck(ctx context.Context, end *sim.State) {
 	const inv = "twin snapshot equals the simulator and the MES"
 	res := r.res
 	var snap struct {
