@@ -18,6 +18,11 @@ type Options struct {
 	DataDir string          // the client certificate and key live in DataDir/pki (created on first start)
 	Sink    mes.EventSink   // receives every event; Publish may block briefly (durable store)
 	Logger  *slog.Logger
+
+	// WholeReads reads every node every poll cycle instead of the fast
+	// values every cycle, the slow ones every tenth and the alarm slots
+	// through PL:Alarms/Latest; the baseline of the benchmarks.
+	WholeReads bool
 }
 
 // MachineStatus is what acquisition knows about one machine, robot or station.
@@ -37,16 +42,17 @@ type MachineStatus struct {
 // Acquisition reads every machine of the line over OPC UA, turns what it
 // reads into mes events for the sink, and writes dispatch to the machines.
 type Acquisition struct {
-	line   *mes.LineConfig
-	sink   mes.EventSink
-	log    *slog.Logger
-	ident  *clientIdentity
-	eps    []*endpoint
-	byID   map[string]*object
-	epOf   map[string]*endpoint
-	order  []string
-	mu     sync.Mutex // guards status
-	status map[string]*MachineStatus
+	line       *mes.LineConfig
+	sink       mes.EventSink
+	log        *slog.Logger
+	ident      *clientIdentity
+	eps        []*endpoint
+	byID       map[string]*object
+	epOf       map[string]*endpoint
+	order      []string
+	wholeReads bool
+	mu         sync.Mutex // guards status
+	status     map[string]*MachineStatus
 }
 
 var _ mes.MachineWriter = (*Acquisition)(nil)
@@ -64,7 +70,7 @@ func New(o Options) (*Acquisition, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &Acquisition{line: o.Line, sink: o.Sink, log: log.With("component", "opcua"),
+	a := &Acquisition{line: o.Line, sink: o.Sink, log: log.With("component", "opcua"), wholeReads: o.WholeReads,
 		byID: map[string]*object{}, epOf: map[string]*endpoint{}, status: map[string]*MachineStatus{}}
 	acq := o.Line.Acquisition
 	eps := map[string]*endpoint{}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -247,7 +247,7 @@ func TestChunkReads(t *testing.T) {
 	var items []readRef
 	for _, o := range []*object{g, q} {
 		for i := range o.signals {
-			items = append(items, readRef{o: o, i: i, n: opua.NewNumericNodeID(1, uint32(len(items)))})
+			items = append(items, readRef{o: o, i: i, n: ua.NewNumericNodeID(1, uint32(len(items)))})
 		}
 	}
 	tests := []struct {

@@ -186,10 +186,8 @@ func BenchmarkClientAt500ms(b *testing.B) {
 			name = "whole"
 		}
 		b.Run(name, func(b *testing.B) {
-			opcua.SetTieredReads(tiered)
-			defer opcua.SetTieredReads(true)
 			for i := 0; i < b.N; i++ {
-				a, err := opcua.New(opcua.Options{Line: cfg, Sink: nopSink{}, Logger: logger()})
+				a, err := opcua.New(opcua.Options{Line: cfg, Sink: nopSink{}, Logger: logger(), WholeReads: !tiered})
 				require.NoError(b, err)
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})

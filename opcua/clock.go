@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 )
 
 // machineClock follows an endpoint's own clock, read as the server's
@@ -117,8 +117,8 @@ func (c *machineClock) predict(local time.Time) time.Time {
 }
 
 // observeValue records the server time of a heartbeat's DataValue.
-func (c *machineClock) observeValue(dv *opua.DataValue, local time.Time) {
-	if dv == nil || dv.Status != opua.StatusOK || dv.Value == nil {
+func (c *machineClock) observeValue(dv *ua.DataValue, local time.Time) {
+	if dv == nil || dv.Status != ua.StatusOK || dv.Value == nil {
 		return
 	}
 	if t, ok := dv.Value.Value().(time.Time); ok {

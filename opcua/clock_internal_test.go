@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -51,11 +51,11 @@ func TestMachineClock(t *testing.T) {
 	t.Run("bad heartbeat values are ignored", func(t *testing.T) {
 		var c machineClock
 		c.observeValue(nil, local0)
-		c.observeValue(&opua.DataValue{Status: opua.StatusBadNodeIDUnknown}, local0)
-		c.observeValue(&opua.DataValue{Value: opua.MustVariant("not a time")}, local0)
-		c.observeValue(&opua.DataValue{Value: opua.MustVariant(time.Time{})}, local0)
+		c.observeValue(&ua.DataValue{Status: ua.StatusBadNodeIDUnknown}, local0)
+		c.observeValue(&ua.DataValue{Value: ua.MustVariant("not a time")}, local0)
+		c.observeValue(&ua.DataValue{Value: ua.MustVariant(time.Time{})}, local0)
 		assert.Equal(t, at(time.Second), c.at(at(time.Second)))
-		c.observeValue(&opua.DataValue{Value: opua.MustVariant(machine0)}, local0)
+		c.observeValue(&ua.DataValue{Value: ua.MustVariant(machine0)}, local0)
 		assert.Equal(t, machine0.Add(time.Second), c.at(at(time.Second)))
 	})
 }

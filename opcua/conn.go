@@ -9,7 +9,7 @@ import (
 
 	gopcua "github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/id"
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 
 	"github.com/pilotline/pilotline/mes"
 )
@@ -19,8 +19,9 @@ import (
 const maxOpsPerRequest = 1000
 
 // tinyLimit is the advertised per-call limit below which the advertisement is
-// treated as a hint rather than a rule (gopcua advertises 32 and does not
-// enforce it): the client then tries maxOpsPerRequest and falls back to the
+// treated as a hint rather than a rule (gap: gopcua's server advertises
+// MaxNodesPerRead=32 and does not enforce it; repro: Read 500 nodes from
+// server.New, all Good): the client then tries maxOpsPerRequest and falls back to the
 // advertised value only if the server answers BadTooManyOperations.
 const tinyLimit = 100
 
@@ -59,19 +60,19 @@ func endpointSecurity(a mes.Acquisition, e mes.Endpoint) security {
 
 func policyURI(p string) string {
 	if p == "Basic256Sha256" {
-		return opua.SecurityPolicyURIBasic256Sha256
+		return ua.SecurityPolicyURIBasic256Sha256
 	}
-	return opua.SecurityPolicyURINone
+	return ua.SecurityPolicyURINone
 }
 
-func securityMode(m string) opua.MessageSecurityMode {
+func securityMode(m string) ua.MessageSecurityMode {
 	switch m {
 	case "Sign":
-		return opua.MessageSecurityModeSign
+		return ua.MessageSecurityModeSign
 	case "SignAndEncrypt":
-		return opua.MessageSecurityModeSignAndEncrypt
+		return ua.MessageSecurityModeSignAndEncrypt
 	}
-	return opua.MessageSecurityModeNone
+	return ua.MessageSecurityModeNone
 }
 
 // limits are the server's operation limits as the client applies them.
@@ -105,9 +106,9 @@ func dial(ctx context.Context, url string, sec security, ident *clientIdentity, 
 		gopcua.SessionName("pilotline-acquisition"),
 		gopcua.SessionTimeout(time.Minute),
 	}
-	authType := opua.UserTokenTypeAnonymous
+	authType := ua.UserTokenTypeAnonymous
 	if sec.username != "" {
-		authType = opua.UserTokenTypeUserName
+		authType = ua.UserTokenTypeUserName
 		opts = append(opts, gopcua.AuthUsername(sec.username, sec.password))
 	} else {
 		opts = append(opts, gopcua.AuthAnonymous())
@@ -124,7 +125,7 @@ func dial(ctx context.Context, url string, sec security, ident *clientIdentity, 
 		// Some servers describe only the URL they were started with (not the
 		// one behind a gateway or proxy); an unsecured channel needs no
 		// server certificate, so connect anyway.
-		opts = append(opts, gopcua.SecurityPolicy(opua.SecurityPolicyURINone), gopcua.SecurityMode(opua.MessageSecurityModeNone))
+		opts = append(opts, gopcua.SecurityPolicy(ua.SecurityPolicyURINone), gopcua.SecurityMode(ua.MessageSecurityModeNone))
 	default:
 		return nil, err
 	}
@@ -148,8 +149,8 @@ func dial(ctx context.Context, url string, sec security, ident *clientIdentity, 
 // that accepts the wanted user token. The URL the client connects to stays
 // the configured one: servers often advertise a host name that does not
 // resolve from here.
-func selectEndpoint(eps []*opua.EndpointDescription, policy string, mode opua.MessageSecurityMode, auth opua.UserTokenType) (*opua.EndpointDescription, error) {
-	var fallback *opua.EndpointDescription
+func selectEndpoint(eps []*ua.EndpointDescription, policy string, mode ua.MessageSecurityMode, auth ua.UserTokenType) (*ua.EndpointDescription, error) {
+	var fallback *ua.EndpointDescription
 	for _, ep := range eps {
 		if ep.SecurityPolicyURI != policy || ep.SecurityMode != mode {
 			continue
@@ -179,14 +180,14 @@ func readLimits(ctx context.Context, c *gopcua.Client) limits {
 		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerTranslateBrowsePathsToNodeIDs,
 		id.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
 	}
-	req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnNeither}
+	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither}
 	for _, n := range ids {
-		req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: opua.NewNumericNodeID(0, n), AttributeID: opua.AttributeIDValue})
+		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: ua.NewNumericNodeID(0, n), AttributeID: ua.AttributeIDValue})
 	}
 	adv := make([]uint32, len(ids))
 	if res, err := c.Read(ctx, req); err == nil && len(res.Results) == len(ids) {
 		for i, dv := range res.Results {
-			if dv == nil || dv.Status != opua.StatusOK || dv.Value == nil {
+			if dv == nil || dv.Status != ua.StatusOK || dv.Value == nil {
 				continue
 			}
 			switch v := dv.Value.Value().(type) {

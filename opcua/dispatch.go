@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 
 	"github.com/pilotline/pilotline/mes"
 )
@@ -33,7 +33,7 @@ func (a *Acquisition) Dispatch(ctx context.Context, job mes.Job) error {
 		return mes.Errorf(mes.EINTERNAL, "dispatch to %s: machine not connected (endpoint %s)", job.Machine, ep.cfg.ID)
 	}
 	ids := s.ids[o]
-	node := func(key string) *opua.NodeID {
+	node := func(key string) *ua.NodeID {
 		if ids == nil {
 			return nil
 		}
@@ -52,13 +52,13 @@ func (a *Acquisition) Dispatch(ctx context.Context, job mes.Job) error {
 	o.dispatchMu.Lock()
 	defer o.dispatchMu.Unlock()
 
-	rres, err := s.c.Read(ctx, &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnNeither,
-		NodesToRead: []*opua.ReadValueID{{NodeID: acc, AttributeID: opua.AttributeIDValue}}})
+	rres, err := s.c.Read(ctx, &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither,
+		NodesToRead: []*ua.ReadValueID{{NodeID: acc, AttributeID: ua.AttributeIDValue}}})
 	if err != nil {
 		return mes.Errorf(mes.EINTERNAL, "dispatch to %s: read Accepted: %v", job.Machine, err)
 	}
 	if len(rres.Results) != 1 || !good(rres.Results[0]) {
-		st := opua.StatusBad
+		st := ua.StatusBad
 		if len(rres.Results) == 1 {
 			st = rres.Results[0].Status
 		}
@@ -67,18 +67,18 @@ func (a *Acquisition) Dispatch(ctx context.Context, job mes.Job) error {
 	accepted := o.numValue(rres.Results[0])
 	seq := uint32(accepted) + 1
 
-	wv := func(n *opua.NodeID, v any) *opua.WriteValue {
-		return &opua.WriteValue{NodeID: n, AttributeID: opua.AttributeIDValue,
-			Value: &opua.DataValue{EncodingMask: opua.DataValueValue, Value: opua.MustVariant(v)}}
+	wv := func(n *ua.NodeID, v any) *ua.WriteValue {
+		return &ua.WriteValue{NodeID: n, AttributeID: ua.AttributeIDValue,
+			Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(v)}}
 	}
-	req := &opua.WriteRequest{NodesToWrite: []*opua.WriteValue{
+	req := &ua.WriteRequest{NodesToWrite: []*ua.WriteValue{
 		wv(serial, job.Serial), wv(prog, job.Program), wv(ver, job.ProgramVersion), wv(seqN, seq),
 	}}
 	res, err := s.c.Write(ctx, req)
 	if err != nil {
 		return mes.Errorf(mes.EINTERNAL, "dispatch to %s: write: %v", job.Machine, err)
 	}
-	if sr := res.ResponseHeader.ServiceResult; sr != opua.StatusOK {
+	if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
 		return mes.Errorf(mes.ECONFLICT, "dispatch to %s rejected: %s", job.Machine, statusText(sr))
 	}
 	names := []string{"Serial", "Program", "ProgramVersion", "Seq"}
@@ -87,7 +87,7 @@ func (a *Acquisition) Dispatch(ctx context.Context, job mes.Job) error {
 	}
 	var bad []string
 	for i, st := range res.Results {
-		if st != opua.StatusOK {
+		if st != ua.StatusOK {
 			bad = append(bad, names[i]+": "+statusText(st))
 		}
 	}
@@ -98,15 +98,15 @@ func (a *Acquisition) Dispatch(ctx context.Context, job mes.Job) error {
 	return nil
 }
 
-func (o *object) numValue(dv *opua.DataValue) float64 {
+func (o *object) numValue(dv *ua.DataValue) float64 {
 	tmp := &object{idx: map[string]int{"v": 0}}
 	return tmp.num(snapshot{dv}, "v")
 }
 
 // statusText names an OPC UA status code the way operators look it up.
-func statusText(st opua.StatusCode) string {
+func statusText(st ua.StatusCode) string {
 	name := fmt.Sprintf("0x%08X", uint32(st))
-	if d, ok := opua.StatusCodes[st]; ok {
+	if d, ok := ua.StatusCodes[st]; ok {
 		name = d.Name + " (" + name + ")"
 	}
 	return name

@@ -4,8 +4,14 @@
 // (bur serial, program) back to the machines.
 //
 // The information model shared with the simulated line (opcua/sim) is in
-// model.go. The package name clashes with gopcua's; gopcua is imported as
-// gopcua and its ua package as opua (model.go declares a helper named ua).
+// model.go. The package name clashes with gopcua's: gopcua is imported as
+// gopcua, its ua package as ua (as in opcua/sim).
+//
+// Files follow the jobs of an endpoint: endpoint.go (connection, outage
+// and reconnect), resolve.go (node ids by browse path after each connect),
+// readplan.go (which nodes a cycle reads and how reads are chunked),
+// poll.go (the poll cycle and heartbeat), subscribe.go, events.go (values
+// to mes events), dispatch.go, conn.go and pki.go (dial and security).
 //
 // # How it reads the line
 //

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 
 	"github.com/pilotline/pilotline/mes"
 )
@@ -84,13 +84,13 @@ func (o *object) isMachine() bool { return o.kind == objGrinder || o.kind == obj
 
 // snapshot is the latest value of every signal of one object; nil where the
 // node is missing or unread.
-type snapshot []*opua.DataValue
+type snapshot []*ua.DataValue
 
-func good(dv *opua.DataValue) bool {
-	return dv != nil && dv.Value != nil && (dv.Status == opua.StatusOK || dv.Status&0xC0000000 == 0)
+func good(dv *ua.DataValue) bool {
+	return dv != nil && dv.Value != nil && (dv.Status == ua.StatusOK || dv.Status&0xC0000000 == 0)
 }
 
-func (o *object) raw(s snapshot, key string) (*opua.DataValue, bool) {
+func (o *object) raw(s snapshot, key string) (*ua.DataValue, bool) {
 	i, ok := o.idx[key]
 	if !ok || i >= len(s) || !good(s[i]) {
 		return nil, false
@@ -98,7 +98,7 @@ func (o *object) raw(s snapshot, key string) (*opua.DataValue, bool) {
 	return s[i], true
 }
 
-func srcTime(dv *opua.DataValue) time.Time {
+func srcTime(dv *ua.DataValue) time.Time {
 	if dv == nil {
 		return time.Time{}
 	}
@@ -116,12 +116,12 @@ func (o *object) str(s snapshot, key string) string {
 	switch v := dv.Value.Value().(type) {
 	case string:
 		return v
-	case *opua.LocalizedText:
+	case *ua.LocalizedText:
 		if v == nil {
 			return ""
 		}
 		return v.Text
-	case *opua.QualifiedName:
+	case *ua.QualifiedName:
 		return v.Name
 	}
 	return ""

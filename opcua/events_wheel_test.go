@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,7 +20,7 @@ func grinderSnapshot(t *testing.T, o *object, at time.Time, values map[string]an
 	for k, v := range values {
 		i, ok := o.idx[k]
 		require.True(t, ok, "grinder signal %s", k)
-		s[i] = &opua.DataValue{Value: opua.MustVariant(v), Status: opua.StatusOK, SourceTimestamp: at}
+		s[i] = &ua.DataValue{Value: ua.MustVariant(v), Status: ua.StatusOK, SourceTimestamp: at}
 	}
 	return s
 }

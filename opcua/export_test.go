@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 )
 
 // BenchLine gives the external benchmarks one connected session per
@@ -76,8 +76,8 @@ func (b *BenchLine) HotNodes() int {
 func (b *BenchLine) NaiveCycle(ctx context.Context) error {
 	return b.each(func(e *endpoint, s *session) error {
 		for _, it := range s.items {
-			res, err := s.c.Read(ctx, &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnBoth,
-				NodesToRead: []*opua.ReadValueID{{NodeID: it.n, AttributeID: opua.AttributeIDValue}}})
+			res, err := s.c.Read(ctx, &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth,
+				NodesToRead: []*ua.ReadValueID{{NodeID: it.n, AttributeID: ua.AttributeIDValue}}})
 			if err != nil {
 				return err
 			}
@@ -113,7 +113,3 @@ func (b *BenchLine) Close() {
 		s.close()
 	}
 }
-
-// SetTieredReads switches the fast/slow split of poll cycles (on by
-// default); off, every value is read every cycle, as a baseline.
-func SetTieredReads(on bool) { tieredReads = on }

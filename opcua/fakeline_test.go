@@ -11,7 +11,7 @@ import (
 
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 	"github.com/gopcua/opcua/uasc"
 	"github.com/stretchr/testify/require"
 )
@@ -29,8 +29,8 @@ type fakeLine struct {
 	vals    map[string]map[string]any // machine → key → value
 	srcTime map[string]map[string]time.Time
 	srv     *server.Server
-	nodes   map[string]map[string]*opua.NodeID // machine → key → node (current server)
-	byNode  map[string][2]string               // node id → machine, key
+	nodes   map[string]map[string]*ua.NodeID // machine → key → node (current server)
+	byNode  map[string][2]string             // node id → machine, key
 	starts  int
 	jobs    []fakeJob
 	busy    map[string]bool
@@ -89,7 +89,7 @@ func zeroValue(typ string) any {
 	case TDateTime:
 		return time.Time{}
 	case TLocalizedText:
-		return &opua.LocalizedText{EncodingMask: opua.LocalizedTextText, Text: ""}
+		return &ua.LocalizedText{EncodingMask: ua.LocalizedTextText, Text: ""}
 	}
 	panic("unknown type " + typ)
 }
@@ -121,8 +121,8 @@ func (f *fakeLine) start() error {
 	defer f.mu.Unlock()
 	f.starts++
 	srv := server.New(server.EndPoint("127.0.0.1", f.port),
-		server.EnableSecurity("None", opua.MessageSecurityModeNone),
-		server.EnableAuthMode(opua.UserTokenTypeAnonymous))
+		server.EnableSecurity("None", ua.MessageSecurityModeNone),
+		server.EnableAuthMode(ua.UserTokenTypeAnonymous))
 	nsIdx := map[string]*server.NodeNameSpace{}
 	for _, u := range []string{NsDI, NsMA, NsMT, NsPL} {
 		nsIdx[u] = server.NewNodeNameSpace(srv, u)
@@ -131,35 +131,35 @@ func (f *fakeLine) start() error {
 	for i := 0; i < 1000*f.starts; i++ {
 		pl.GetNextNodeID()
 	}
-	qn := func(q QName) *opua.QualifiedName {
+	qn := func(q QName) *ua.QualifiedName {
 		if q.NS == "" {
-			return &opua.QualifiedName{Name: q.Name}
+			return &ua.QualifiedName{Name: q.Name}
 		}
-		return &opua.QualifiedName{NamespaceIndex: nsIdx[q.NS].ID(), Name: q.Name}
+		return &ua.QualifiedName{NamespaceIndex: nsIdx[q.NS].ID(), Name: q.Name}
 	}
-	newNode := func(nid *opua.NodeID, q *opua.QualifiedName, class opua.NodeClass, extra map[opua.AttributeID]*opua.DataValue, val server.ValueFunc) *server.Node {
-		attrs := map[opua.AttributeID]*opua.DataValue{
-			opua.AttributeIDNodeClass:   server.DataValueFromValue(uint32(class)),
-			opua.AttributeIDBrowseName:  server.DataValueFromValue(q),
-			opua.AttributeIDDisplayName: server.DataValueFromValue(&opua.LocalizedText{EncodingMask: opua.LocalizedTextText, Text: q.Name}),
+	newNode := func(nid *ua.NodeID, q *ua.QualifiedName, class ua.NodeClass, extra map[ua.AttributeID]*ua.DataValue, val server.ValueFunc) *server.Node {
+		attrs := map[ua.AttributeID]*ua.DataValue{
+			ua.AttributeIDNodeClass:   server.DataValueFromValue(uint32(class)),
+			ua.AttributeIDBrowseName:  server.DataValueFromValue(q),
+			ua.AttributeIDDisplayName: server.DataValueFromValue(&ua.LocalizedText{EncodingMask: ua.LocalizedTextText, Text: q.Name}),
 		}
 		for k, v := range extra {
 			attrs[k] = v
 		}
 		return server.NewNode(nid, attrs, nil, val)
 	}
-	objects := srv.Node(opua.NewNumericNodeID(0, id.ObjectsFolder))
-	mtType := newNode(opua.NewNumericNodeID(nsIdx[NsMT].ID(), MachineToolTypeID), qn(QName{NsMT, "MachineToolType"}), opua.NodeClassObjectType, nil, nil)
+	objects := srv.Node(ua.NewNumericNodeID(0, id.ObjectsFolder))
+	mtType := newNode(ua.NewNumericNodeID(nsIdx[NsMT].ID(), MachineToolTypeID), qn(QName{NsMT, "MachineToolType"}), ua.NodeClassObjectType, nil, nil)
 	nsIdx[NsMT].AddNode(mtType)
-	machinesF := newNode(opua.NewNumericNodeID(nsIdx[NsMA].ID(), MachinesFolderID), qn(QName{NsMA, "Machines"}), opua.NodeClassObject, nil, nil)
+	machinesF := newNode(ua.NewNumericNodeID(nsIdx[NsMA].ID(), MachinesFolderID), qn(QName{NsMA, "Machines"}), ua.NodeClassObject, nil, nil)
 	nsIdx[NsMA].AddNode(machinesF)
 	objects.AddRef(machinesF, server.RefType(id.Organizes), true)
 
-	f.nodes = map[string]map[string]*opua.NodeID{}
+	f.nodes = map[string]map[string]*ua.NodeID{}
 	f.byNode = map[string][2]string{}
 	for _, m := range f.machines {
-		f.nodes[m] = map[string]*opua.NodeID{}
-		mo := newNode(opua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID()), qn(QName{NsPL, m}), opua.NodeClassObject, nil, nil)
+		f.nodes[m] = map[string]*ua.NodeID{}
+		mo := newNode(ua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID()), qn(QName{NsPL, m}), ua.NodeClassObject, nil, nil)
 		mo.AddRef(mtType, server.RefType(id.HasTypeDefinition), true)
 		pl.AddNode(mo)
 		machinesF.AddRef(mo, server.RefType(id.Organizes), true)
@@ -170,7 +170,7 @@ func (f *fakeLine) start() error {
 				k := fmt.Sprint(s.Path[:d+1])
 				n, ok := folders[k]
 				if !ok {
-					n = newNode(opua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID()), qn(q), opua.NodeClassObject, nil, nil)
+					n = newNode(ua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID()), qn(q), ua.NodeClassObject, nil, nil)
 					pl.AddNode(n)
 					parent.AddRef(n, server.RefType(id.HasComponent), true)
 					folders[k] = n
@@ -178,10 +178,10 @@ func (f *fakeLine) start() error {
 				parent = n
 			}
 			machine, key := m, s.Key
-			nid := opua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID())
-			v := newNode(nid, qn(s.Path[len(s.Path)-1]), opua.NodeClassVariable, map[opua.AttributeID]*opua.DataValue{
-				opua.AttributeIDDataType: server.DataValueFromValue(opua.NewNumericExpandedNodeID(0, typeID(s.Type))),
-			}, func() *opua.DataValue { return f.dataValue(machine, key) })
+			nid := ua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID())
+			v := newNode(nid, qn(s.Path[len(s.Path)-1]), ua.NodeClassVariable, map[ua.AttributeID]*ua.DataValue{
+				ua.AttributeIDDataType: server.DataValueFromValue(ua.NewNumericExpandedNodeID(0, typeID(s.Type))),
+			}, func() *ua.DataValue { return f.dataValue(machine, key) })
 			pl.AddNode(v)
 			parent.AddRef(v, server.RefType(id.HasComponent), true)
 			f.nodes[m][s.Key] = nid
@@ -196,7 +196,7 @@ func (f *fakeLine) start() error {
 	return nil
 }
 
-func (f *fakeLine) dataValue(machine, key string) *opua.DataValue {
+func (f *fakeLine) dataValue(machine, key string) *ua.DataValue {
 	f.mu.Lock()
 	v := f.vals[machine][key]
 	ts := f.srcTime[machine][key]
@@ -204,32 +204,32 @@ func (f *fakeLine) dataValue(machine, key string) *opua.DataValue {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	return &opua.DataValue{EncodingMask: opua.DataValueValue | opua.DataValueSourceTimestamp | opua.DataValueServerTimestamp,
-		Value: opua.MustVariant(v), SourceTimestamp: ts, ServerTimestamp: time.Now()}
+	return &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueSourceTimestamp | ua.DataValueServerTimestamp,
+		Value: ua.MustVariant(v), SourceTimestamp: ts, ServerTimestamp: time.Now()}
 }
 
-func (f *fakeLine) write(_ *uasc.SecureChannel, r opua.Request, _ uint32) (opua.Response, error) {
-	req := r.(*opua.WriteRequest)
-	res := make([]opua.StatusCode, len(req.NodesToWrite))
-	var changed []*opua.NodeID
+func (f *fakeLine) write(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
+	req := r.(*ua.WriteRequest)
+	res := make([]ua.StatusCode, len(req.NodesToWrite))
+	var changed []*ua.NodeID
 	f.mu.Lock()
 	job := map[string]*fakeJob{}
 	for i, w := range req.NodesToWrite {
 		mk, ok := f.byNode[w.NodeID.String()]
 		if !ok {
-			res[i] = opua.StatusBadNodeIDUnknown
+			res[i] = ua.StatusBadNodeIDUnknown
 			continue
 		}
 		m, key := mk[0], mk[1]
 		if !strings.HasPrefix(key, "dispatch.") || key == KeyDispatchAcc {
-			res[i] = opua.StatusBadNotWritable
+			res[i] = ua.StatusBadNotWritable
 			continue
 		}
 		v := w.Value.Value.Value()
 		if key == KeyDispatchSeq {
 			seq, _ := v.(uint32)
 			if f.busy[m] || seq != f.vals[m][KeyDispatchAcc].(uint32)+1 {
-				res[i] = opua.StatusBadInvalidState
+				res[i] = ua.StatusBadInvalidState
 				continue
 			}
 			f.vals[m][KeyDispatchAcc] = seq
@@ -249,11 +249,11 @@ func (f *fakeLine) write(_ *uasc.SecureChannel, r opua.Request, _ uint32) (opua.
 			srv.ChangeNotification(n)
 		}
 	}()
-	return &opua.WriteResponse{
-		ResponseHeader: &opua.ResponseHeader{Timestamp: time.Now(), RequestHandle: req.RequestHeader.RequestHandle,
-			ServiceResult: opua.StatusOK, ServiceDiagnostics: &opua.DiagnosticInfo{}, StringTable: []string{},
-			AdditionalHeader: opua.NewExtensionObject(nil)},
-		Results: res, DiagnosticInfos: []*opua.DiagnosticInfo{},
+	return &ua.WriteResponse{
+		ResponseHeader: &ua.ResponseHeader{Timestamp: time.Now(), RequestHandle: req.RequestHeader.RequestHandle,
+			ServiceResult: ua.StatusOK, ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{},
+			AdditionalHeader: ua.NewExtensionObject(nil)},
+		Results: res, DiagnosticInfos: []*ua.DiagnosticInfo{},
 	}, nil
 }
 
@@ -261,7 +261,7 @@ func (f *fakeLine) write(_ *uasc.SecureChannel, r opua.Request, _ uint32) (opua.
 func (f *fakeLine) Set(machine string, kv map[string]any) {
 	now := time.Now()
 	f.mu.Lock()
-	var ids []*opua.NodeID
+	var ids []*ua.NodeID
 	for k, v := range kv {
 		if _, ok := f.vals[machine][k]; !ok {
 			f.mu.Unlock()

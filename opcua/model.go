@@ -69,10 +69,10 @@ type Signal struct {
 	Writable bool
 }
 
-func di(n string) QName { return QName{NsDI, n} }
-func mt(n string) QName { return QName{NsMT, n} }
-func pl(n string) QName { return QName{NsPL, n} }
-func ua(n string) QName { return QName{"", n} }
+func di(n string) QName  { return QName{NsDI, n} }
+func mt(n string) QName  { return QName{NsMT, n} }
+func pl(n string) QName  { return QName{NsPL, n} }
+func std(n string) QName { return QName{"", n} } // namespace 0, the OPC UA base namespace
 
 func sig(key, typ string, path ...QName) Signal { return Signal{Key: key, Path: path, Type: typ} }
 
@@ -171,7 +171,7 @@ func MachineSignals(inspection bool) []Signal {
 		sig(KeyIsRotating, TBoolean, mt("Monitoring"), pl("Spindle1"), mt("IsRotating")),
 		sig(KeySpindleOvr, TDouble, mt("Monitoring"), pl("Spindle1"), mt("Override")),
 		sig(KeyProgramName, TString, mt("Production"), mt("ActiveProgram"), mt("Name")),
-		sig(KeyProgramState, TLocalizedText, mt("Production"), mt("ActiveProgram"), mt("State"), ua("CurrentState")),
+		sig(KeyProgramState, TLocalizedText, mt("Production"), mt("ActiveProgram"), mt("State"), std("CurrentState")),
 		sig(KeyJobID, TString, mt("Production"), mt("ProductionPlan"), pl("CurrentJob"), mt("Identifier")),
 		sig(KeyRunsPlanned, TUInt32, mt("Production"), mt("ProductionPlan"), pl("CurrentJob"), mt("RunsPlanned")),
 		sig(KeyRunsCompleted, TUInt32, mt("Production"), mt("ProductionPlan"), pl("CurrentJob"), mt("RunsCompleted")),

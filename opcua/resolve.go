@@ -7,7 +7,7 @@ import (
 
 	gopcua "github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/id"
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 )
 
 // browseChunk is how many nodes one Browse request asks for. Browse
@@ -21,15 +21,15 @@ const translateChunk = 500
 // namespaces maps the model's namespace URIs to the server's indexes.
 type namespaces map[string]uint16
 
-func (ns namespaces) qname(q QName) (*opua.QualifiedName, bool) {
+func (ns namespaces) qname(q QName) (*ua.QualifiedName, bool) {
 	if q.NS == "" || q.NS == NsUA {
-		return &opua.QualifiedName{NamespaceIndex: 0, Name: q.Name}, true
+		return &ua.QualifiedName{NamespaceIndex: 0, Name: q.Name}, true
 	}
 	i, ok := ns[q.NS]
 	if !ok {
 		return nil, false
 	}
-	return &opua.QualifiedName{NamespaceIndex: i, Name: q.Name}, true
+	return &ua.QualifiedName{NamespaceIndex: i, Name: q.Name}, true
 }
 
 func loadNamespaces(c *gopcua.Client) namespaces {
@@ -42,10 +42,10 @@ func loadNamespaces(c *gopcua.Client) namespaces {
 
 // child is one forward hierarchical reference found by Browse.
 type child struct {
-	name     *opua.QualifiedName
-	id       *opua.NodeID
-	typeDef  *opua.ExpandedNodeID
-	class    opua.NodeClass
+	name     *ua.QualifiedName
+	id       *ua.NodeID
+	typeDef  *ua.ExpandedNodeID
+	class    ua.NodeClass
 	isTypeDf bool
 }
 
@@ -60,38 +60,38 @@ type resolver struct {
 // browse returns the forward references of each node, in order. References
 // of any type are asked for (a null reference type), because some servers
 // do not expand HierarchicalReferences to its subtypes.
-func (r *resolver) browse(ctx context.Context, nodes []*opua.NodeID) ([][]child, error) {
+func (r *resolver) browse(ctx context.Context, nodes []*ua.NodeID) ([][]child, error) {
 	out := make([][]child, len(nodes))
 	step := min(browseChunk, max(r.lim.browse, 1))
 	for lo := 0; lo < len(nodes); lo += step {
 		hi := min(lo+step, len(nodes))
-		req := &opua.BrowseRequest{View: &opua.ViewDescription{ViewID: opua.NewTwoByteNodeID(0)}}
+		req := &ua.BrowseRequest{View: &ua.ViewDescription{ViewID: ua.NewTwoByteNodeID(0)}}
 		for _, n := range nodes[lo:hi] {
-			req.NodesToBrowse = append(req.NodesToBrowse, &opua.BrowseDescription{
+			req.NodesToBrowse = append(req.NodesToBrowse, &ua.BrowseDescription{
 				NodeID:          n,
-				BrowseDirection: opua.BrowseDirectionForward,
-				ReferenceTypeID: opua.NewTwoByteNodeID(0),
+				BrowseDirection: ua.BrowseDirectionForward,
+				ReferenceTypeID: ua.NewTwoByteNodeID(0),
 				IncludeSubtypes: true,
-				NodeClassMask:   uint32(opua.NodeClassObject | opua.NodeClassVariable | opua.NodeClassObjectType),
-				ResultMask:      uint32(opua.BrowseResultMaskAll),
+				NodeClassMask:   uint32(ua.NodeClassObject | ua.NodeClassVariable | ua.NodeClassObjectType),
+				ResultMask:      uint32(ua.BrowseResultMaskAll),
 			})
 		}
 		res, err := r.c.Browse(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("browse: %w", err)
 		}
-		if res.ResponseHeader.ServiceResult != opua.StatusOK {
+		if res.ResponseHeader.ServiceResult != ua.StatusOK {
 			return nil, fmt.Errorf("browse: %w", res.ResponseHeader.ServiceResult)
 		}
 		for i, br := range res.Results {
-			if lo+i >= len(out) || br == nil || br.StatusCode != opua.StatusOK {
+			if lo+i >= len(out) || br == nil || br.StatusCode != ua.StatusOK {
 				continue
 			}
 			refs := br.References
 			cp := br.ContinuationPoint
 			for len(cp) > 0 {
-				nres, err := r.c.BrowseNext(ctx, &opua.BrowseNextRequest{ContinuationPoints: [][]byte{cp}})
-				if err != nil || len(nres.Results) == 0 || nres.Results[0].StatusCode != opua.StatusOK {
+				nres, err := r.c.BrowseNext(ctx, &ua.BrowseNextRequest{ContinuationPoints: [][]byte{cp}})
+				if err != nil || len(nres.Results) == 0 || nres.Results[0].StatusCode != ua.StatusOK {
 					break
 				}
 				refs = append(refs, nres.Results[0].References...)
@@ -116,19 +116,19 @@ func (r *resolver) browse(ctx context.Context, nodes []*opua.NodeID) ([][]child,
 
 // pathReq is one browse path to resolve: from start along path.
 type pathReq struct {
-	start *opua.NodeID
+	start *ua.NodeID
 	path  []QName
 }
 
 // resolve returns the node id of every path, nil where the path does not
 // exist on the server (a machine may lack optional nodes).
-func (r *resolver) resolve(ctx context.Context, reqs []pathReq) ([]*opua.NodeID, error) {
+func (r *resolver) resolve(ctx context.Context, reqs []pathReq) ([]*ua.NodeID, error) {
 	if !r.noTrans {
 		out, err := r.translate(ctx, reqs)
 		if err == nil {
 			return out, nil
 		}
-		if !errors.Is(err, opua.StatusBadServiceUnsupported) && !errors.Is(err, opua.StatusBadNotImplemented) {
+		if !errors.Is(err, ua.StatusBadServiceUnsupported) && !errors.Is(err, ua.StatusBadNotImplemented) {
 			return nil, err
 		}
 		r.noTrans = true
@@ -136,15 +136,15 @@ func (r *resolver) resolve(ctx context.Context, reqs []pathReq) ([]*opua.NodeID,
 	return r.walk(ctx, reqs)
 }
 
-func (r *resolver) translate(ctx context.Context, reqs []pathReq) ([]*opua.NodeID, error) {
-	out := make([]*opua.NodeID, len(reqs))
+func (r *resolver) translate(ctx context.Context, reqs []pathReq) ([]*ua.NodeID, error) {
+	out := make([]*ua.NodeID, len(reqs))
 	step := min(translateChunk, max(r.lim.translate, 1))
 	for lo := 0; lo < len(reqs); lo += step {
 		hi := min(lo+step, len(reqs))
-		req := &opua.TranslateBrowsePathsToNodeIDsRequest{}
+		req := &ua.TranslateBrowsePathsToNodeIDsRequest{}
 		idx := make([]int, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			els := make([]*opua.RelativePathElement, 0, len(reqs[i].path))
+			els := make([]*ua.RelativePathElement, 0, len(reqs[i].path))
 			ok := true
 			for _, q := range reqs[i].path {
 				qn, found := r.ns.qname(q)
@@ -152,8 +152,8 @@ func (r *resolver) translate(ctx context.Context, reqs []pathReq) ([]*opua.NodeI
 					ok = false
 					break
 				}
-				els = append(els, &opua.RelativePathElement{
-					ReferenceTypeID: opua.NewNumericNodeID(0, id.HierarchicalReferences),
+				els = append(els, &ua.RelativePathElement{
+					ReferenceTypeID: ua.NewNumericNodeID(0, id.HierarchicalReferences),
 					IncludeSubtypes: true,
 					TargetName:      qn,
 				})
@@ -161,19 +161,19 @@ func (r *resolver) translate(ctx context.Context, reqs []pathReq) ([]*opua.NodeI
 			if !ok {
 				continue
 			}
-			req.BrowsePaths = append(req.BrowsePaths, &opua.BrowsePath{StartingNode: reqs[i].start, RelativePath: &opua.RelativePath{Elements: els}})
+			req.BrowsePaths = append(req.BrowsePaths, &ua.BrowsePath{StartingNode: reqs[i].start, RelativePath: &ua.RelativePath{Elements: els}})
 			idx = append(idx, i)
 		}
 		if len(req.BrowsePaths) == 0 {
 			continue
 		}
-		var res *opua.TranslateBrowsePathsToNodeIDsResponse
-		err := r.c.Send(ctx, req, func(v opua.Response) error {
+		var res *ua.TranslateBrowsePathsToNodeIDsResponse
+		err := r.c.Send(ctx, req, func(v ua.Response) error {
 			switch t := v.(type) {
-			case *opua.TranslateBrowsePathsToNodeIDsResponse:
+			case *ua.TranslateBrowsePathsToNodeIDsResponse:
 				res = t
 				return nil
-			case *opua.ServiceFault:
+			case *ua.ServiceFault:
 				return t.ResponseHeader.ServiceResult
 			}
 			return fmt.Errorf("unexpected response %T", v)
@@ -181,11 +181,11 @@ func (r *resolver) translate(ctx context.Context, reqs []pathReq) ([]*opua.NodeI
 		if err != nil {
 			return nil, fmt.Errorf("translate browse paths: %w", err)
 		}
-		if sr := res.ResponseHeader.ServiceResult; sr != opua.StatusOK {
+		if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
 			return nil, fmt.Errorf("translate browse paths: %w", sr)
 		}
 		for j, pr := range res.Results {
-			if j >= len(idx) || pr == nil || pr.StatusCode != opua.StatusOK || len(pr.Targets) == 0 || pr.Targets[0].TargetID == nil {
+			if j >= len(idx) || pr == nil || pr.StatusCode != ua.StatusOK || len(pr.Targets) == 0 || pr.Targets[0].TargetID == nil {
 				continue
 			}
 			out[idx[j]] = pr.Targets[0].TargetID.NodeID
@@ -197,7 +197,7 @@ func (r *resolver) translate(ctx context.Context, reqs []pathReq) ([]*opua.NodeI
 // trie is the set of paths to walk, merged by common prefix, so that each
 // level of the tree costs one batched Browse whatever the number of paths.
 type trie struct {
-	id       *opua.NodeID
+	id       *ua.NodeID
 	children map[QName]*trie
 	order    []QName
 	ends     []int // indexes of the requests ending here
@@ -217,8 +217,8 @@ func (t *trie) add(path []QName, req int) {
 	n.ends = append(n.ends, req)
 }
 
-func (r *resolver) walk(ctx context.Context, reqs []pathReq) ([]*opua.NodeID, error) {
-	out := make([]*opua.NodeID, len(reqs))
+func (r *resolver) walk(ctx context.Context, reqs []pathReq) ([]*ua.NodeID, error) {
+	out := make([]*ua.NodeID, len(reqs))
 	roots := map[string]*trie{}
 	var frontier []*trie
 	for i, rq := range reqs {
@@ -233,7 +233,7 @@ func (r *resolver) walk(ctx context.Context, reqs []pathReq) ([]*opua.NodeID, er
 	}
 	for len(frontier) > 0 {
 		var next, browsed []*trie
-		var ids []*opua.NodeID
+		var ids []*ua.NodeID
 		for _, t := range frontier {
 			for _, i := range t.ends {
 				out[i] = t.id
@@ -269,4 +269,150 @@ func (r *resolver) walk(ctx context.Context, reqs []pathReq) ([]*opua.NodeID, er
 		frontier = next
 	}
 	return out, nil
+}
+
+func (e *endpoint) resolve(ctx context.Context, s *session) error {
+	s.lim = readLimits(ctx, s.c)
+	ns := loadNamespaces(s.c)
+	r := &resolver{c: s.c, ns: ns, lim: s.lim, noTrans: e.noTranslate}
+	defer func() { e.noTranslate = r.noTrans }()
+
+	objs := ua.NewNumericNodeID(0, id.ObjectsFolder)
+	top, err := r.browse(ctx, []*ua.NodeID{objs})
+	if err != nil {
+		return err
+	}
+	var machinesFolder, cellFolder *ua.NodeID
+	for _, k := range top[0] {
+		if k.name.Name == "Machines" && nsURI(s.c, k.name.NamespaceIndex) == NsMA {
+			machinesFolder = k.id
+		}
+		if k.name.Name == "Cell" && nsURI(s.c, k.name.NamespaceIndex) == NsPL {
+			cellFolder = k.id
+		}
+	}
+	var folders []*ua.NodeID
+	if machinesFolder != nil {
+		folders = append(folders, machinesFolder)
+	}
+	if cellFolder != nil {
+		folders = append(folders, cellFolder)
+	}
+	kids := map[string][]child{}
+	if len(folders) > 0 {
+		res, err := r.browse(ctx, folders)
+		if err != nil {
+			return err
+		}
+		if machinesFolder != nil {
+			kids["machines"] = res[0]
+		}
+		if cellFolder != nil {
+			kids["cell"] = res[len(res)-1]
+		}
+	}
+	var machines []*object
+	for _, o := range e.objects {
+		if o.isMachine() {
+			machines = append(machines, o)
+		}
+	}
+	roots := map[*object]*ua.NodeID{}
+	for _, o := range e.objects {
+		list := kids["cell"]
+		if o.isMachine() {
+			list = kids["machines"]
+		}
+		for _, k := range list {
+			if !k.isTypeDf && k.name.Name == o.node {
+				roots[o] = k.id
+				break
+			}
+		}
+	}
+	// A server that names its only machine differently is still read: the
+	// machine tool is recognised by its type definition, as long as it is
+	// the one the endpoint answered with before.
+	if len(machines) == 1 {
+		m := machines[0]
+		switch {
+		case roots[m] != nil:
+			e.machine = m.node
+		default:
+			var typed []child
+			for _, k := range kids["machines"] {
+				if !k.isTypeDf && isMachineToolType(s.c, k.typeDef) {
+					typed = append(typed, k)
+				}
+			}
+			if len(typed) != 1 {
+				break
+			}
+			if name := typed[0].name.Name; e.machine == "" || e.machine == name {
+				roots[m], e.machine = typed[0].id, name
+				e.log.Info("machine found by type definition", "machine", m.id, "browse_name", name)
+			} else {
+				e.log.Error("the endpoint answers with another machine than before: not read", "machine", m.id, "expected", e.machine, "found", name)
+			}
+		}
+	}
+	if len(roots) == 0 {
+		return fmt.Errorf("none of the %d configured objects found under Objects/MA:Machines or Objects/PL:Cell", len(e.objects))
+	}
+
+	var reqs []pathReq
+	var owners []readRef
+	for _, o := range e.objects {
+		root := roots[o]
+		if root == nil {
+			s.notFound = append(s.notFound, o)
+			continue
+		}
+		s.found = append(s.found, o)
+		for i, sg := range o.signals {
+			reqs = append(reqs, pathReq{start: root, path: sg.Path})
+			owners = append(owners, readRef{o: o, i: i})
+		}
+	}
+	nodes, err := r.resolve(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	missing := 0
+	for j, n := range nodes {
+		ref := owners[j]
+		if s.ids[ref.o] == nil {
+			s.ids[ref.o] = make([]*ua.NodeID, len(ref.o.signals))
+			s.snap[ref.o] = make(snapshot, len(ref.o.signals))
+		}
+		if n == nil {
+			missing++
+			continue
+		}
+		s.ids[ref.o][ref.i] = n
+		ref.n = n
+		s.items = append(s.items, ref)
+	}
+	e.log.Info("endpoint connected", "objects", len(s.found), "nodes", len(s.items), "unresolved", missing,
+		"browse_walk", r.noTrans, "max_read", s.lim.read)
+	s.classify(!e.a.wholeReads)
+	return nil
+}
+
+func nsURI(c *gopcua.Client, i uint16) string {
+	ns := c.Namespaces()
+	if int(i) < len(ns) {
+		return ns[i]
+	}
+	return ""
+}
+
+func isMachineToolType(c *gopcua.Client, td *ua.ExpandedNodeID) bool {
+	if td == nil || td.NodeID == nil || td.NodeID.IntID() != MachineToolTypeID {
+		return false
+	}
+	if td.NamespaceURI != "" {
+		return td.NamespaceURI == NsMT
+	}
+	return nsURI(c, td.NodeID.Namespace()) == NsMT
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	gopcua "github.com/gopcua/opcua"
-	opua "github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/ua"
 )
 
 // clockEvery is how often a busy subscription still reads the server's
@@ -36,21 +36,21 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 	failed := 0
 	for lo := 0; lo < len(s.items); lo += step {
 		hi := min(lo+step, len(s.items))
-		reqs := make([]*opua.MonitoredItemCreateRequest, 0, hi-lo)
+		reqs := make([]*ua.MonitoredItemCreateRequest, 0, hi-lo)
 		for h := lo; h < hi; h++ {
-			r := gopcua.NewMonitoredItemCreateRequestWithDefaults(s.items[h].n, opua.AttributeIDValue, uint32(h))
+			r := gopcua.NewMonitoredItemCreateRequestWithDefaults(s.items[h].n, ua.AttributeIDValue, uint32(h))
 			r.RequestedParameters.SamplingInterval = float64(e.publish.Milliseconds())
 			r.RequestedParameters.QueueSize = 1
 			reqs = append(reqs, r)
 		}
 		rctx, rcancel := context.WithTimeout(ctx, e.connectTimeout())
-		res, err := sub.Monitor(rctx, opua.TimestampsToReturnBoth, reqs...)
+		res, err := sub.Monitor(rctx, ua.TimestampsToReturnBoth, reqs...)
 		rcancel()
 		if err != nil {
 			return fmt.Errorf("create monitored items: %w", err)
 		}
 		for _, r := range res.Results {
-			if r == nil || r.StatusCode != opua.StatusOK {
+			if r == nil || r.StatusCode != ua.StatusOK {
 				failed++
 			}
 		}
@@ -125,12 +125,12 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 // different notification than the Seq.
 func (e *endpoint) apply(s *session, n *gopcua.PublishNotificationData, dirty map[*object]bool, records *[]readRef) error {
 	if n.Error != nil {
-		if errors.Is(n.Error, opua.StatusBadNoSubscription) {
+		if errors.Is(n.Error, ua.StatusBadNoSubscription) {
 			return nil
 		}
 		return fmt.Errorf("subscription: %w", n.Error)
 	}
-	dc, ok := n.Value.(*opua.DataChangeNotification)
+	dc, ok := n.Value.(*ua.DataChangeNotification)
 	if !ok {
 		return nil
 	}
@@ -157,9 +157,9 @@ func (e *endpoint) rereadRecords(ctx context.Context, s *session, refs []readRef
 	step := max(1, min(s.lim.read, maxOpsPerRequest))
 	for lo := 0; lo < len(refs); lo += step {
 		ch := refs[lo:min(lo+step, len(refs))]
-		req := &opua.ReadRequest{TimestampsToReturn: opua.TimestampsToReturnBoth}
+		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
 		for _, r := range ch {
-			req.NodesToRead = append(req.NodesToRead, &opua.ReadValueID{NodeID: r.n, AttributeID: opua.AttributeIDValue})
+			req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: r.n, AttributeID: ua.AttributeIDValue})
 		}
 		rctx, cancel := context.WithTimeout(ctx, e.requestTimeout())
 		res, err := s.c.Read(rctx, req)

@@ -9,7 +9,12 @@ import (
 
 // nsView serves one namespace of an endpoint's space to gopcua. gopcua uses
 // it for monitored items (initial values, Attribute) and when its own
-// namespace-0 Browse follows a reference into this space (Node).
+// namespace-0 Browse follows a reference into this space (Node). The space
+// is our own because gopcua's MapNamespace/Node reads race their writers
+// (gap: gopcua/opcua#885; repro under -race: SetAttribute while a client
+// Reads) and ImportNodeSet does not remap namespace indexes (gap, repro:
+// import the DI then the Machinery nodeset: Machinery's ns=1 refs point
+// at the wrong namespace).
 type nsView struct {
 	ep  *endpoint
 	uri string

@@ -12,7 +12,8 @@ import (
 // newServerMu serialises server.New while schema.OpcUaNodeSet2 points at the
 // trimmed nodeset.
 //
-// IMPORTANT: schema.OpcUaNodeSet2 is a package variable of gopcua; it is
+// IMPORTANT: schema.OpcUaNodeSet2 is a package variable of gopcua (gap:
+// server.New has no option for the standard nodeset it loads); it is
 // swapped only for the duration of server.New under this lock and restored
 // afterwards, so servers created elsewhere keep the full set.
 var newServerMu sync.Mutex
