@@ -96,7 +96,7 @@ func newMachine(l *Line, idx int, c mes.Machine) *machine {
 		state: mes.StateIdle, coolant: ambientC, energyT: l.now, progSt: "Initializing",
 	}
 	m.robot = l.robotFor(c)
-	m.model = grinder.New(ModelParams(l.sim), !m.inspection, m.rng)
+	m.model = grinder.New(grinder.SimulationParams(l.sim), !m.inspection, m.rng)
 	if !m.inspection {
 		m.setWheelID()
 	} else {
@@ -105,30 +105,6 @@ func newMachine(l *Line, idx int, c mes.Machine) *machine {
 		m.calDue = time.Date(d.Year(), d.Month()+6, 1, 0, 0, 0, 0, time.UTC)
 	}
 	return m
-}
-
-// ModelParams are the grinder model's parameters of a simulated line's
-// configuration: exponential faults and repairs, fixed dressing and wheel
-// change times.
-func ModelParams(s mes.Simulation) grinder.Params {
-	p := grinder.Params{
-		LoadS: s.LoadS, UnloadS: s.UnloadS,
-		DressEvery: s.DressEvery, Dress: grinder.Fixed(s.DressS),
-		WheelChangeEvery: s.WheelChangeEvery, WheelChange: grinder.Fixed(s.WheelChangeS),
-	}
-	if s.MTBFS > 0 {
-		p.TimeToFailure = grinder.Exponential{MeanS: s.MTBFS}
-	}
-	if s.MTTRS > 0 {
-		p.Repair = grinder.AtLeast{MinS: grinder.MinRepairS, D: grinder.Exponential{MeanS: s.MTTRS}}
-	}
-	return p
-}
-
-// CycleDist is the simulated job time of an operation: its ideal cycle
-// stretched by the configured jitter.
-func CycleDist(s mes.Simulation, op mes.Operation) grinder.Dist {
-	return grinder.Jitter{IdealS: op.IdealCycleS, Jitter: s.CycleJitter}
 }
 
 func (m *machine) setWheelID() { m.wheelID = fmt.Sprintf("%s-W%04d", m.cfg.ID, m.model.Wheel.No) }
@@ -230,7 +206,7 @@ func (m *machine) accept(serial string, prog program, version string) {
 	m.accepted++
 	m.disp.serial, m.disp.program, m.disp.version = serial, prog.op.Program, version
 	sim := m.l.sim
-	grind := m.model.Job(CycleDist(sim, prog.op), 0.25*prog.op.IdealCycleS, m.rng).GrindS
+	grind := m.model.Job(grinder.SimulationCycle(sim, prog.op), grinder.MinGrindShare*prog.op.IdealCycleS, m.rng).GrindS
 	j := &job{
 		serial: serial, program: prog.op.Program, version: version, prog: prog,
 		hash: ProgramHash(prog.op.Program, version), grindS: grind, roughS: 0.6 * grind,
