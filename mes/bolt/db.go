@@ -169,6 +169,12 @@ func Open(path string, o Options) (*DB, error) {
 		}
 	}
 	if !o.ReadOnly {
+		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, plantBusBuckets) }); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	if !o.ReadOnly {
 		db.writer = newEventWriter(db)
 		db.wg.Add(2)
 		go func() { defer db.wg.Done(); db.writer.run() }()

@@ -47,6 +47,8 @@ import (
 //	ncs_by_batch       batch \x00 u64 nc seq                empty
 //	signatures         u64 signature seq (id "S" + 6 digits) mes.Signature
 //	signatures_by_record  record type \x00 record id \x00 u64 signature seq: empty
+//	outbox             u64 outbox seq                        mes.OutboxMessage, binary (outbox.go; removed once the broker has it)
+//	meta               "outbox_dropped"                      u64 messages dropped from the full outbox
 //
 // The event_keys key is a binary form of mes.MachineEvent.Key: equal
 // whenever Key is equal (and apart where Key's text alone is ambiguous,
@@ -96,6 +98,8 @@ var (
 	bucketSignatures         = []byte("signatures")
 	bucketSignaturesByRecord = []byte("signatures_by_record")
 
+	bucketOutbox = []byte("outbox")
+
 	bucketUsers        = []byte("users")
 	bucketOrgs         = []byte("orgs")
 	bucketSessions     = []byte("sessions")
@@ -104,8 +108,9 @@ var (
 	bucketAudit        = []byte("audit")
 	bucketAuditByBatch = []byte("audit_by_batch")
 
-	keySchema    = []byte("schema")
-	keyAuditHead = []byte("audit_head")
+	keySchema        = []byte("schema")
+	keyAuditHead     = []byte("audit_head")
+	keyOutboxDropped = []byte("outbox_dropped")
 	// keyBurMigration is present while burs remain to be rewritten in the
 	// binary encoding (see migrateBurs).
 	keyBurMigration = []byte("bur_migration")
@@ -129,6 +134,10 @@ var allBuckets = [][]byte{
 var bookingBuckets = [][]byte{
 	bucketBookings, bucketReservations, bucketReservationsByGroup, bucketNotifications, bucketNotificationsByOrg,
 }
+
+// plantBusBuckets hold the store-and-forward queue of the plant bus; like
+// accessBuckets they are created at open when missing.
+var plantBusBuckets = [][]byte{bucketOutbox}
 
 // ensureBuckets creates any bucket of buckets that a file lacks.
 func ensureBuckets(tx *bbolt.Tx, buckets [][]byte) error {
