@@ -5,9 +5,10 @@ SPEED ?= 120
 HTTP ?= 127.0.0.1:8080
 BIN := bin/pilotline
 INTEROP := opcua/testdata/interop
+TAHU := mqtt/testdata/tahu
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: help build run sim test race bench lint soak deps deps-browser deps-node clean
+.PHONY: help build run sim test race bench lint soak deps deps-browser deps-node deps-mqtt clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,13 +38,24 @@ deps-node: ## install node-opcua for the interop tests (npm, into $(INTEROP)/nod
 		npm install --prefix $(INTEROP) --no-audit --no-fund --loglevel=error; \
 	fi
 
-deps: deps-browser deps-node ## install everything the tests need
+deps-mqtt: ## install Mosquitto (apt-get, needs root) and the Eclipse Tahu Sparkplug decoder (npm, into $(TAHU)/node_modules) if missing
+	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
+		echo "installing mosquitto (apt-get)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "missing mosquitto; installing needs root: sudo apt-get install mosquitto" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	fi
+	@if [ ! -d $(TAHU)/node_modules/sparkplug-payload ]; then \
+		echo "installing sparkplug-payload (npm)"; \
+		npm install --prefix $(TAHU) --no-audit --no-fund --loglevel=error; \
+	fi
+
+deps: deps-browser deps-node deps-mqtt ## install everything the tests need
 
 test: deps ## install what the tests need, then run every test
-	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
+	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 PILOTLINE_REQUIRE_BROKER=1 $(GO) test -count=1 -timeout 20m ./...
 
 race: deps ## every test under the race detector
-	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 30m ./...
+	PILOTLINE_REQUIRE_INTEROP=1 PILOTLINE_REQUIRE_BROWSER=1 PILOTLINE_REQUIRE_BROKER=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps ## run the benchmarks (figures go to BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... > bench.out 2>&1; rc=$$?; cat bench.out; exit $$rc

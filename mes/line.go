@@ -51,6 +51,7 @@ type LineConfig struct {
 	Shifts        []Shift     `json:"shifts"`
 	Carbon        Carbon      `json:"carbon"`
 	Simulation    Simulation  `json:"simulation"`
+	MQTT          *PlantBus   `json:"mqtt,omitempty"` // the plant bus (off unless a URL is given here or by --mqtt)
 }
 
 // Acquisition is how the MES reads the line over OPC UA.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mqtt"
 	"github.com/pilotline/pilotline/twin"
 	"github.com/pilotline/pilotline/ui"
 )
@@ -19,12 +20,15 @@ func (m *ServeMain) feedProduction(ctx context.Context, line *mes.LineConfig, me
 	t := time.NewTicker(ProductionInterval)
 	defer t.Stop()
 	for {
-		if p, err := m.production(ctx, line, clock()); err != nil {
+		if p, rep, err := m.production(ctx, line, clock()); err != nil {
 			if ctx.Err() == nil {
 				m.logger.Warn("production figures", "err", err)
 			}
 		} else {
 			m.hub.SetProduction(p)
+			if m.publisher != nil {
+				m.publishFigures(ctx, p, rep)
+			}
 		}
 		states := map[mes.MachineState]int{}
 		for _, g := range m.hub.Snapshot().Grinders {
@@ -60,10 +64,10 @@ func shiftStart(line *mes.LineConfig, now time.Time) time.Time {
 }
 
 // production computes the figures of the current shift (line clock).
-func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now time.Time) (twin.Production, error) {
+func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now time.Time) (twin.Production, *mes.KPIReport, error) {
 	batches, err := m.batches.ListBatches(ctx, mes.BatchFilter{States: []mes.BatchState{mes.BatchReleased, mes.BatchRunning, mes.BatchHeld}})
 	if err != nil {
-		return twin.Production{}, err
+		return twin.Production{}, nil, err
 	}
 	from := shiftStart(line, now)
 	if from.Before(m.started) {
@@ -71,7 +75,7 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 	}
 	rep, err := mes.ComputeKPI(ctx, mes.KPIInput{Line: line, Events: m.events, Batches: batches}, mes.KPIQuery{From: from, To: now.Add(time.Second)})
 	if err != nil {
-		return twin.Production{}, err
+		return twin.Production{}, nil, err
 	}
 	p := twin.Production{
 		Takt:            twin.Takt{TargetS: rep.Takt.TargetS, LastS: rep.Takt.LastS, RollingS: rep.Takt.MeanS},
@@ -94,5 +98,26 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 		}
 		p.Batches = append(p.Batches, bp)
 	}
-	return p, nil
+	return p, rep, nil
+}
+
+// publishFigures hands the shift's figures and every batch's state to the
+// plant bus.
+func (m *ServeMain) publishFigures(ctx context.Context, p twin.Production, rep *mes.KPIReport) {
+	f := mqtt.Figures{
+		TaktTargetS: p.Takt.TargetS, TaktS: p.Takt.RollingS,
+		OutputToday: uint64(max(p.BursToday, 0)), GoodToday: uint64(max(p.GoodToday, 0)),
+		EnergyPerGoodBurKWh: rep.Energy.KWhPerGoodBur,
+	}
+	if o := p.OEE; o != nil {
+		f.OEE, f.Availability, f.Performance, f.Quality = &o.OEE, &o.Availability, &o.Performance, &o.Quality
+	}
+	all, err := m.batches.ListBatches(ctx, mes.BatchFilter{})
+	if err != nil {
+		m.logger.Warn("plant bus: list batches", "err", err)
+	}
+	for _, b := range all {
+		f.Batches = append(f.Batches, mqtt.Batch{ID: b.ID, Product: b.Product, State: b.State})
+	}
+	m.publisher.SetFigures(f)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/mqtt"
 	"github.com/pilotline/pilotline/opcua"
 	"github.com/pilotline/pilotline/opcua/sim"
 	"github.com/pilotline/pilotline/twin"
@@ -35,10 +36,12 @@ type ServeMain struct {
 	TLSKey         string
 	LockOut        time.Duration
 	AutoRelease    bool
+	MQTTURL        string
 
 	stdout, stderr io.Writer
 	logger         *slog.Logger
 	line           *mes.LineConfig
+	plantBus       *mqtt.Config // nil: not publishing
 
 	sim        *sim.Line
 	db         *bolt.DB
@@ -49,6 +52,7 @@ type ServeMain struct {
 	ncs        *bolt.NCService
 	hub        *twin.Hub
 	acq        *opcua.Acquisition
+	publisher  *mqtt.Publisher
 	dispatcher *mes.Dispatcher
 	http       *ui.Server
 	wg         sync.WaitGroup
@@ -85,6 +89,7 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	fs.StringVar(&m.TLSKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
 	fs.DurationVar(&m.LockOut, "booking-lockout", mes.DefaultBookingLockOut, "pilot-run bookings freeze this long before their start: customers can no longer cancel")
 	fs.BoolVar(&m.AutoRelease, "auto-release", true, "release a booked run's batch to the line when its window starts; false leaves it planned for an engineer")
+	fs.StringVar(&m.MQTTURL, "mqtt", "", "publish the line to the plant's MQTT broker at `URL` (tcp://HOST:1883, ssl://HOST:8883): Sparkplug B and the ISA-95 namespace; overrides the configuration's mqtt.url; default off")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,6 +127,13 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 		for i := range line.Endpoints {
 			line.Endpoints[i].Mode = ""
 		}
+	}
+	if m.MQTTURL != "" || (line.MQTT != nil && line.MQTT.URL != "") {
+		cfg, err := mqtt.NewConfig(line, m.MQTTURL)
+		if err != nil {
+			return fmt.Errorf("--mqtt: %s", mes.ErrorMessage(err))
+		}
+		m.plantBus = &cfg
 	}
 	m.line = line
 	m.logger = m.commonFlags.logger(m.stderr)
@@ -186,11 +198,23 @@ func (m *ServeMain) Run(ctx context.Context) error {
 
 	metrics := ui.NewMetrics()
 	// The twin first: it never blocks and needs no durability, so viewers do
-	// not wait for the store's commit. The dispatcher and the metrics come
-	// after the store, so they count only what is durable.
+	// not wait for the store's commit. The plant bus, the dispatcher and the
+	// metrics come after the store, so they see only what is durable; the
+	// plant bus before the dispatcher, whose errors end the chain.
+	sinks := mes.Sinks{m.hub, m.events}
+	if m.plantBus != nil {
+		p, err := mqtt.New(mqtt.Options{Config: *m.plantBus, Line: line, Outbox: bolt.NewOutboxService(db, m.plantBus.QueueMax),
+			Logger: m.logger.With("component", "plantbus")})
+		if err != nil {
+			return fmt.Errorf("plant bus: %w", err)
+		}
+		m.publisher = p
+		sinks = append(sinks, p)
+	}
+	sinks = append(sinks, m.dispatcherFor(line), metrics)
 	acq, err := opcua.New(opcua.Options{
 		Line: line, DataDir: m.DataDir, Logger: m.logger.With("component", "acquisition"),
-		Sink: mes.Sinks{m.hub, m.events, m.dispatcherFor(line), metrics},
+		Sink: sinks,
 	})
 	if err != nil {
 		return fmt.Errorf("acquisition: %w", err)
@@ -218,6 +242,16 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	}
 
 	m.goRun(func() { m.hub.Run(ctx) })
+	if m.publisher != nil {
+		if m.plantBus.TwinURL == "" {
+			m.publisher.SetTwinURL(m.http.URL())
+		}
+		m.goRun(func() {
+			if err := m.publisher.Run(ctx); err != nil {
+				m.logger.Error("plant bus stopped", "err", err)
+			}
+		})
+	}
 	m.goRun(func() {
 		if err := scheduler.Run(ctx); err != nil {
 			m.logger.Error("booking scheduler stopped", "err", err)
@@ -258,7 +292,11 @@ func (m *ServeMain) health() map[string]any {
 	if ok < total {
 		status = "degraded"
 	}
-	return map[string]any{"acquisition": map[string]any{"status": status, "machines": total, "connected": ok}}
+	h := map[string]any{"acquisition": map[string]any{"status": status, "machines": total, "connected": ok}}
+	if m.publisher != nil {
+		h["plant_bus"] = m.publisher.Status()
+	}
+	return h
 }
 
 func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
