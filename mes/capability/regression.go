@@ -103,3 +103,9 @@ func (l Line) MaxRunFor(spec Spec, sigma, target float64) (x float64, ok, inf bo
 	}
 	return 0, true, true
 }
+
+// TwoSidedP is the two-sided p-value of a t statistic with df degrees of
+// freedom.
+func TwoSidedP(t, df float64) float64 {
+	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(math.Abs(t))
+}
