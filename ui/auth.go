@@ -45,7 +45,8 @@ var everyone = []mes.Role{mes.RoleAdmin, mes.RoleEngineer, mes.RoleQA, mes.RoleC
 const ctxSession = "pilotline.session"
 
 // publicAssets are the files the sign-in page needs before anyone signs in.
-var publicAssets = []string{"login.html", "login.js", "login.css", "style.css", "favicon.ico", "favicon.svg"}
+var publicAssets = []string{"login.html", "login.js", "login.css", "favicon.ico", "favicon.svg",
+	"lib/base.css", "lib/i18n.js", "lib/strings.json", "lib/api.js", "lib/dom.js"}
 
 // anonymousRoutes are the routes of the read-only line view that
 // AnonymousViewer opens (GET and HEAD only).

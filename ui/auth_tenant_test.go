@@ -218,7 +218,7 @@ func TestAnonymousViewer(t *testing.T) {
 
 			// Always open: health and the sign-in page.
 			requireStatus(t, http.StatusOK, send(t, s, "GET", "/healthz", ""))
-			for _, f := range []string{"/login.html", "/login.js", "/style.css"} {
+			for _, f := range []string{"/login.html", "/login.js", "/login.css", "/lib/base.css", "/lib/i18n.js", "/lib/strings.json"} {
 				requireStatus(t, http.StatusOK, send(t, s, "GET", f, ""))
 			}
 			// Never open: customer data, other reads, every write.

@@ -1,7 +1,9 @@
 // Pilotline digital twin: floor plan, header KPIs, alarms, timeline and the
-// grinder panel, all fed by the /ws/twin stream.
+// grinder panel, all fed by the /ws/twin stream. Built from DOM nodes with
+// textContent only: ids, serials and alarm texts are never parsed as markup.
 import { connect } from "./stream.js";
-import { t, stateLabel, name, parseTime, isoDateTime, isoTime, pct, getLang, setLang } from "./i18n.js";
+import { t, stateLabel, name, parseTime, isoDateTime, isoTime, pct, getLang, setLang, other, applyLabels } from "./lib/i18n.js";
+import { el, svg, $, $$ } from "./lib/dom.js";
 
 // Floor geometry, in SVG units (viewBox 1290 × 1010).
 const TILE_W = 200, TILE_H = 128, COL_PITCH = 220, X0 = 170, Y0 = 14, ROW_PITCH = 176, RING_R = 30;
@@ -14,26 +16,25 @@ const STATE_COLOR = {
   dressing: "#E69F00", tool_change: "#E69F00", alarm: "#D55E00", starved: "#F0E442", blocked: "#F0E442",
   maintenance: "#CC79A7", comm_lost: "#8A939C", offline: "#5C656E",
 };
+// Each state's icon on a 24 × 24 grid: [tag, attributes] pairs.
 const ICON = {
-  grinding: '<path d="M8 4 L21 12 L8 20 Z"/>',
-  measuring: '<path d="M3 9 H21 V15 H3 Z M7 9 V12 M11 9 V13 M15 9 V12 M19 9 V13" fill="none" stroke-width="2"/>',
-  idle: '<rect x="6" y="5" width="4" height="14"/><rect x="14" y="5" width="4" height="14"/>',
-  loading: '<path d="M12 20 L5 12 H9.5 V4 H14.5 V12 H19 Z"/>',
-  unloading: '<path d="M12 4 L19 12 H14.5 V20 H9.5 V12 H5 Z"/>',
-  moving: '<path d="M2 12 L8 6 V10 H16 V6 L22 12 L16 18 V14 H8 V18 Z"/>',
-  dressing: '<path d="M12 2 L22 12 L12 22 L2 12 Z"/>',
-  tool_change: '<circle cx="12" cy="12" r="9" fill="none" stroke-width="3"/><circle cx="12" cy="12" r="3"/>',
-  alarm: '<path d="M12 2 L23 21 H1 Z"/><path d="M11 8 H13 V15 H11 Z M11 17 H13 V19 H11 Z" fill="#1b1f24"/>',
-  starved: '<circle cx="12" cy="12" r="8.5" fill="none" stroke-width="3"/>',
-  blocked: '<rect x="4" y="4" width="16" height="16"/>',
-  maintenance: '<path d="M4 20 L13 11" stroke-width="4" fill="none"/><circle cx="16" cy="8" r="5.5" fill="none" stroke-width="3"/>',
-  comm_lost: '<path d="M5 5 L19 19 M19 5 L5 19" stroke-width="4" fill="none"/>',
-  offline: '<path d="M4 12 H20" stroke-width="4" fill="none"/>',
+  grinding: [["path", { d: "M8 4 L21 12 L8 20 Z" }]],
+  measuring: [["path", { d: "M3 9 H21 V15 H3 Z M7 9 V12 M11 9 V13 M15 9 V12 M19 9 V13", fill: "none", "stroke-width": 2 }]],
+  idle: [["rect", { x: 6, y: 5, width: 4, height: 14 }], ["rect", { x: 14, y: 5, width: 4, height: 14 }]],
+  loading: [["path", { d: "M12 20 L5 12 H9.5 V4 H14.5 V12 H19 Z" }]],
+  unloading: [["path", { d: "M12 4 L19 12 H14.5 V20 H9.5 V12 H5 Z" }]],
+  moving: [["path", { d: "M2 12 L8 6 V10 H16 V6 L22 12 L16 18 V14 H8 V18 Z" }]],
+  dressing: [["path", { d: "M12 2 L22 12 L12 22 L2 12 Z" }]],
+  tool_change: [["circle", { cx: 12, cy: 12, r: 9, fill: "none", "stroke-width": 3 }], ["circle", { cx: 12, cy: 12, r: 3 }]],
+  alarm: [["path", { d: "M12 2 L23 21 H1 Z" }], ["path", { d: "M11 8 H13 V15 H11 Z M11 17 H13 V19 H11 Z", fill: "#1b1f24" }]],
+  starved: [["circle", { cx: 12, cy: 12, r: 8.5, fill: "none", "stroke-width": 3 }]],
+  blocked: [["rect", { x: 4, y: 4, width: 16, height: 16 }]],
+  maintenance: [["path", { d: "M4 20 L13 11", "stroke-width": 4, fill: "none" }], ["circle", { cx: 16, cy: 8, r: 5.5, fill: "none", "stroke-width": 3 }]],
+  comm_lost: [["path", { d: "M5 5 L19 19 M19 5 L5 19", "stroke-width": 4, fill: "none" }]],
+  offline: [["path", { d: "M4 12 H20", "stroke-width": 4, fill: "none" }]],
 };
 const LEGEND = ["grinding", "idle", "loading", "unloading", "dressing", "tool_change", "alarm", "starved", "blocked", "maintenance", "comm_lost", "offline"];
 
-const $ = (s) => document.querySelector(s);
-const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const color = (s) => STATE_COLOR[s] || "#8A939C";
 
 let S = null; // current snapshot
@@ -43,11 +44,18 @@ let selected = null;
 const trends = {}; // grinder id → {load: [{t,v}], coolant: [{t,v}]}
 const acked = new Set(JSON.parse(localStorage.getItem("pilotline.acked") || "[]"));
 let lastTray = null;
+const tiles = new Map(); // grinder id → tile parts
 
+// icon is a state's icon as an SVG group at x, y, size units wide.
 function icon(state, x, y, size) {
   const c = color(state);
-  const k = size / 24;
-  return `<g transform="translate(${x},${y}) scale(${k})" fill="${c}" stroke="${c}">${ICON[state] || ICON.offline}</g>`;
+  return svg("g", { transform: `translate(${x},${y}) scale(${size / 24})`, fill: c, stroke: c },
+    (ICON[state] || ICON.offline).map(([tag, a]) => svg(tag, a)));
+}
+
+// iconSVG is a state's icon as a standalone SVG element of px pixels.
+function iconSVG(state, px) {
+  return svg("svg", { width: px, height: px, viewBox: "0 0 24 24", "aria-hidden": "true" }, icon(state, 0, 0, 24));
 }
 
 function colX(col) { return X0 + (col - 1) * COL_PITCH; }
@@ -69,151 +77,185 @@ function placeX(id) {
 
 function buildFloor() {
   const rows = Math.max(...S.grinders.map((g) => g.row));
-  let h = `<title>${esc(t("floor"))}</title>
-  <defs><pattern id="hatch" width="12" height="12" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
-  <rect width="12" height="12" fill="#23272c"/><line x1="0" y1="0" x2="0" y2="12" stroke="#3b4149" stroke-width="6"/></pattern></defs>`;
+  const kids = [
+    svg("title", { text: t("twin.floor") }),
+    svg("defs", {}, svg("pattern", { id: "hatch", width: 12, height: 12, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+      svg("rect", { width: 12, height: 12, fill: "#23272c" }), svg("line", { x1: 0, y1: 0, x2: 0, y2: 12, stroke: "#3b4149", "stroke-width": 6 }))),
+  ];
   for (let r = 1; r <= rows; r++) {
     const g = S.grinders.find((x) => x.row === r);
     const grp = S.line.groups.find((x) => x.id === g?.group);
-    h += `<text class="grouplabel" x="8" y="${rowY(r) + 22}">${esc(name(grp) || g?.group)}</text>`;
-    h += `<text class="grouplabel code" x="8" y="${rowY(r) + 42}">${esc(g?.group || "")}</text>`;
+    kids.push(svg("text", { class: "grouplabel", x: 8, y: rowY(r) + 22, text: name(grp) || g?.group || "" }));
+    kids.push(svg("text", { class: "grouplabel code", x: 8, y: rowY(r) + 42, text: g?.group || "" }));
     const rob = S.robots.find((x) => x.row === r);
     const x1 = rob?.serves.includes(S.magazine.id) ? 60 : X0 + 20;
-    h += `<line class="rail" x1="${x1}" y1="${railY(r)}" x2="${colX(5) + TILE_W - 20}" y2="${railY(r)}"/>`;
+    kids.push(svg("line", { class: "rail", x1, y1: railY(r), x2: colX(5) + TILE_W - 20, y2: railY(r) }));
   }
-  for (const g of S.grinders) {
-    h += `<g class="tile" data-id="${g.id}" transform="translate(${colX(g.col)},${rowY(g.row)})"></g>`;
-  }
+  tiles.clear();
+  for (const g of S.grinders) kids.push(buildTile(g));
   // Magazine beside row 1, inspection and tray below the last row.
-  h += `<g class="station" id="st-mag" transform="translate(8,${rowY(1) + 52})"></g>`;
-  h += `<g class="station" id="st-qc" transform="translate(${colX(3)},${rowY(rows + 1)})"></g>`;
-  h += `<g class="station" id="st-out" transform="translate(${colX(4)},${rowY(rows + 1)})"></g>`;
+  kids.push(svg("g", { class: "station", id: "st-mag", transform: `translate(8,${rowY(1) + 52})` }));
+  kids.push(svg("g", { class: "station", id: "st-qc", transform: `translate(${colX(3)},${rowY(rows + 1)})` }));
+  kids.push(svg("g", { class: "station", id: "st-out", transform: `translate(${colX(4)},${rowY(rows + 1)})` }));
   for (const r of S.robots) {
-    h += `<g class="robot" data-id="${r.id}"><rect x="-26" y="-17" width="52" height="34" rx="8"/>
-      <text x="0" y="6" text-anchor="middle">${r.id}</text><circle class="bur" cx="22" cy="-15" r="7" visibility="hidden"/></g>`;
+    kids.push(svg("g", { class: "robot", dataset: { id: r.id } },
+      svg("rect", { x: -26, y: -17, width: 52, height: 34, rx: 8 }),
+      svg("text", { x: 0, y: 6, "text-anchor": "middle", text: r.id }),
+      svg("circle", { class: "bur", cx: 22, cy: -15, r: 7, visibility: "hidden" })));
   }
-  $("#floor").innerHTML = h;
-  for (const el of document.querySelectorAll(".tile")) el.addEventListener("click", () => openPanel(el.dataset.id));
+  $("#floor").replaceChildren(...kids);
   for (const g of S.grinders) renderTile(g);
   renderRobots();
   renderStations();
 }
 
+// buildTile makes a grinder's tile once; renderTile updates its parts.
+function buildTile(g) {
+  const p = {
+    bg: svg("rect", { class: "bg", width: TILE_W, height: TILE_H, rx: 12 }),
+    hatch: svg("rect", { width: TILE_W, height: TILE_H, rx: 12, fill: "url(#hatch)", "stroke-width": 3 }),
+    ring: svg("circle", { class: "ring", cx: 44, cy: 52, r: RING_R, "stroke-dasharray": RING_C, transform: "rotate(-90 44 52)" }),
+    icon: svg("g"),
+    st: svg("text", { class: "st", x: 88, y: 72 }),
+    alarm: svg("g", { transform: `translate(${TILE_W - 34},10)` }, icon("alarm", 0, 0, 24)),
+    line1: svg("text", { x: 12, y: 102 }),
+    meta: svg("text", { class: "meta", x: 12, y: 121 }),
+  };
+  p.root = svg("g", { class: "tile", dataset: { id: g.id }, transform: `translate(${colX(g.col)},${rowY(g.row)})`,
+    tabindex: 0, role: "button", on: { click: () => openPanel(g.id), keydown: (e) => { if (e.key === "Enter") openPanel(g.id); } } },
+  p.bg, p.hatch, svg("circle", { class: "ring-bg", cx: 44, cy: 52, r: RING_R }), p.ring, p.icon,
+  svg("text", { class: "id", x: 88, y: 44, text: g.id }), p.st, p.alarm, p.line1, p.meta);
+  tiles.set(g.id, p);
+  return p.root;
+}
+
 function renderTile(g) {
-  const el = document.querySelector(`.tile[data-id="${g.id}"]`);
-  if (!el) return;
+  const p = g && tiles.get(g.id);
+  if (!p) return;
   const lost = g.comm === "lost" || g.comm === "stale" || g.state === "comm_lost";
   const c = color(g.state);
   const prog = g.state === "grinding" ? g.progress : g.state === "unloading" ? 1 : 0;
-  const nActive = (g.alarms || []).length;
-  let h = `<rect class="bg" width="${TILE_W}" height="${TILE_H}" rx="12" stroke="${c}" stroke-width="${g.state === "alarm" ? 6 : 3}"/>`;
-  if (lost) h += `<rect width="${TILE_W}" height="${TILE_H}" rx="12" fill="url(#hatch)" stroke="${c}" stroke-width="3"/>`;
-  h += `<circle class="ring-bg" cx="44" cy="52" r="${RING_R}"/>`;
-  h += `<circle class="ring" cx="44" cy="52" r="${RING_R}" stroke="${c}" stroke-dasharray="${RING_C}" stroke-dashoffset="${RING_C * (1 - prog)}" transform="rotate(-90 44 52)"/>`;
-  h += icon(g.state, 30, 38, 28);
-  h += `<text class="id" x="88" y="44">${g.id}</text>`;
-  h += `<text class="st" x="88" y="72" fill="${lost ? "#c9d1d9" : c}">${esc(stateLabel(g.state))}${g.state === "grinding" ? ` ${Math.round(g.progress * 100)}%` : ""}</text>`;
-  if (nActive) h += `<g transform="translate(${TILE_W - 34},10)">${icon("alarm", 0, 0, 24)}</g>`;
+  p.bg.setAttribute("stroke", c);
+  p.bg.setAttribute("stroke-width", g.state === "alarm" ? 6 : 3);
+  p.hatch.setAttribute("stroke", c);
+  p.hatch.setAttribute("visibility", lost ? "visible" : "hidden");
+  p.ring.setAttribute("stroke", c);
+  p.ring.setAttribute("stroke-dashoffset", RING_C * (1 - prog));
+  if (p.icon.dataset.state !== g.state) {
+    p.icon.replaceChildren(icon(g.state, 30, 38, 28));
+    p.icon.dataset.state = g.state;
+  }
+  p.st.setAttribute("fill", lost ? "#c9d1d9" : c);
+  p.st.textContent = stateLabel(g.state) + (g.state === "grinding" ? ` ${Math.round(g.progress * 100)}%` : "");
+  p.alarm.setAttribute("visibility", (g.alarms || []).length ? "visible" : "hidden");
   if (lost) {
     const since = parseTime(g.last_data);
-    h += `<text class="nodata" x="12" y="102">${esc(since ? t("noDataSince", { t: isoTime(since) }) : t("noData"))}</text>`;
+    p.line1.setAttribute("class", "nodata");
+    p.line1.textContent = since ? t("twin.noDataSince", { t: isoTime(since) }) : t("twin.noData");
   } else {
-    h += `<text class="serial" x="12" y="102">${esc(g.serial || "—")}</text>`;
+    p.line1.setAttribute("class", "serial");
+    p.line1.textContent = g.serial || "—";
   }
   const oee = g.oee ? ` · OEE ${Math.round(g.oee.oee * 100)}%` : "";
-  h += `<text class="meta" x="12" y="121">${esc(t("today"))} ${g.today}${oee}</text>`;
-  el.innerHTML = h;
-  el.dataset.state = g.state;
-  el.dataset.comm = g.comm;
-  el.classList.toggle("lost", lost);
-  el.classList.toggle("sel", selected === g.id);
+  p.meta.textContent = `${t("twin.today")} ${g.today}${oee}`;
+  p.root.dataset.state = g.state;
+  p.root.dataset.comm = g.comm;
+  p.root.classList.toggle("lost", lost);
+  p.root.classList.toggle("sel", selected === g.id);
 }
 
 function renderRobots() {
   for (const r of S.robots) {
-    const el = document.querySelector(`.robot[data-id="${r.id}"]`);
-    if (!el) continue;
+    const e = $$(".robot").find((x) => x.dataset.id === r.id);
+    if (!e) continue;
     const where = r.state === "moving" || r.state === "loading" ? r.target || r.at : r.at || r.target;
-    el.style.transform = `translate(${placeX(where)}px,${railY(r.row)}px)`;
-    el.querySelector(".bur").setAttribute("visibility", r.bur ? "visible" : "hidden");
-    el.dataset.state = r.state;
-    el.dataset.at = where || "";
+    e.style.transform = `translate(${placeX(where)}px,${railY(r.row)}px)`;
+    e.querySelector(".bur").setAttribute("visibility", r.bur ? "visible" : "hidden");
+    e.dataset.state = r.state;
+    e.dataset.at = where || "";
   }
 }
 
 function renderStations() {
   const m = S.magazine;
   const mfill = m.capacity ? m.count / m.capacity : 0;
-  $("#st-mag").innerHTML = `<rect class="bg" width="140" height="92" rx="10"/>
-    <text class="title" x="10" y="24">${esc(t("magazine"))}</text>
-    <text class="val" x="10" y="60">${m.count}</text><text class="meta" x="10" y="80">${esc(t("blanks"))} / ${m.capacity}</text>
-    <rect x="118" y="32" width="12" height="50" fill="#38414c"/><rect x="118" y="${32 + 50 * (1 - mfill)}" width="12" height="${50 * mfill}" fill="#56B4E9"/>`;
+  $("#st-mag").replaceChildren(
+    svg("rect", { class: "bg", width: 140, height: 92, rx: 10 }),
+    svg("text", { class: "title", x: 10, y: 24, text: t("twin.magazine") }),
+    svg("text", { class: "val", x: 10, y: 60, text: m.count }),
+    svg("text", { class: "meta", x: 10, y: 80, text: `${t("twin.blanks")} / ${m.capacity}` }),
+    svg("rect", { x: 118, y: 32, width: 12, height: 50, fill: "#38414c" }),
+    svg("rect", { x: 118, y: 32 + 50 * (1 - mfill), width: 12, height: 50 * mfill, fill: "#56B4E9" }));
   const q = S.inspection;
   const last = q.last;
   const qc = color(q.state);
-  $("#st-qc").innerHTML = `<rect class="bg" width="${TILE_W}" height="104" rx="10" stroke="${qc}" stroke-width="3"/>
-    ${icon(q.state, 12, 12, 24)}<text class="title" x="44" y="32">${esc(q.id)} ${esc(t("inspection"))}</text>
-    <text class="meta" x="12" y="58">${esc(stateLabel(q.state))} · ${esc(t("pass"))} ${q.passed} · ${esc(t("fail"))} ${q.failed}</text>
-    ${last ? `<text class="serial" x="12" y="80">${esc(last.serial)}</text>
-      <text x="12" y="98" font-size="15" font-weight="700" fill="${last.pass ? "#009E73" : "#D55E00"}">${last.pass ? "✔ " + esc(t("pass")) : "✘ " + esc(t("fail")) + " " + esc((last.failed || []).join(", "))}</text>` : ""}`;
+  $("#st-qc").replaceChildren(
+    svg("rect", { class: "bg", width: TILE_W, height: 104, rx: 10, stroke: qc, "stroke-width": 3 }),
+    icon(q.state, 12, 12, 24),
+    svg("text", { class: "title", x: 44, y: 32, text: `${q.id} ${t("twin.inspection")}` }),
+    svg("text", { class: "meta", x: 12, y: 58, text: `${stateLabel(q.state)} · ${t("twin.pass")} ${q.passed} · ${t("twin.fail")} ${q.failed}` }),
+    last ? svg("text", { class: "serial", x: 12, y: 80, text: last.serial }) : null,
+    last ? svg("text", { class: "result", x: 12, y: 98, fill: last.pass ? "#009E73" : "#D55E00",
+      text: last.pass ? `✔ ${t("twin.pass")}` : `✘ ${t("twin.fail")} ${(last.failed || []).join(", ")}` }) : null);
   const o = S.output;
   const n = Number(o.count);
-  let slots = "";
   const shown = n % 24 === 0 && n > 0 ? 24 : n % 24;
+  const slots = [];
   for (let i = 0; i < 24; i++) {
     const cx = 236 + (i % 8) * 22, cy = 24 + Math.floor(i / 8) * 22;
     const isNew = i === shown - 1 && lastTray !== null && n > lastTray;
-    slots += i < shown ? `<circle class="tray-bur${isNew ? " new" : ""}" cx="${cx}" cy="${cy}" r="6"/>` : `<circle cx="${cx}" cy="${cy}" r="6" fill="#38414c"/>`;
+    slots.push(i < shown ? svg("circle", { class: "tray-bur" + (isNew ? " new" : ""), cx, cy, r: 6 }) : svg("circle", { cx, cy, r: 6, fill: "#38414c" }));
   }
   lastTray = n;
-  $("#st-out").innerHTML = `<rect class="bg" width="${COL_PITCH + TILE_W}" height="104" rx="10"/>
-    <text class="title" x="12" y="28">${esc(t("output"))}</text>
-    <text class="val" x="12" y="66" id="tray-count">${n}</text><text class="meta" x="12" y="88">${esc(t("delivered"))}</text>
-    <text class="serial" x="120" y="62">${esc((o.last_serials || [])[0] || "")}</text>
-    <text class="serial" x="120" y="80">${esc((o.last_serials || [])[1] || "")}</text>
-    <text class="serial" x="120" y="98">${esc((o.last_serials || [])[2] || "")}</text>
-    <g transform="translate(0,0)">${slots}</g>`;
+  const ls = o.last_serials || [];
+  $("#st-out").replaceChildren(
+    svg("rect", { class: "bg", width: COL_PITCH + TILE_W, height: 104, rx: 10 }),
+    svg("text", { class: "title", x: 12, y: 28, text: t("twin.output") }),
+    svg("text", { class: "val", x: 12, y: 66, id: "tray-count", text: n }),
+    svg("text", { class: "meta", x: 12, y: 88, text: t("twin.inspected") }),
+    [0, 1, 2].map((i) => svg("text", { class: "serial", x: 120, y: 62 + 18 * i, text: ls[i] || "" })),
+    svg("g", {}, slots));
 }
 
 // ---------- header ----------
 
 function renderHeader() {
   const p = S.production;
-  $("#line-name").textContent = getLang() === "zh" && S.line.name_zh ? S.line.name_zh : S.line.name;
+  $("#line-name").textContent = name(S.line) || "Pilotline";
   const tk = p.takt || {};
   const actual = tk.rolling_s || tk.last_s;
   const target = Math.round(tk.target_s || S.line.takt_s);
   $("#takt-actual").textContent = actual ? `${target} / ${actual.toFixed(0)}` : `${target} / —`;
   const behind = actual && actual > target * 1.02;
-  const bar = $("#kpi-takt .bar");
-  bar.classList.toggle("behind", !!behind);
+  $("#kpi-takt .bar").classList.toggle("behind", !!behind);
   $("#takt-bar").style.width = actual ? `${Math.min(100, (actual / (2 * target)) * 100)}%` : "0";
   $("#takt-target-mark").style.left = "50%";
   $("#takt-note").textContent = actual
-    ? `${behind ? "▲ " + t("behind") : "● " + t("onPace")} · ${t("last")} ${tk.last_s ? tk.last_s.toFixed(0) : "—"} s · ${t("rolling")} ${tk.rolling_s ? tk.rolling_s.toFixed(0) : "—"} s`
-    : t("target") + ` ${target} s`;
+    ? `${behind ? "▲ " + t("twin.behind") : "● " + t("twin.onPace")} · ${t("twin.last")} ${tk.last_s ? tk.last_s.toFixed(0) : "—"} s · ${t("twin.rolling")} ${tk.rolling_s ? tk.rolling_s.toFixed(0) : "—"} s`
+    : `${t("twin.target")} ${target} s`;
   $("#burs-today").textContent = p.burs_today ?? 0;
-  $("#burs-note").textContent = p.good_today ? `${t("pass")} ${p.good_today}` : `${t("output")} ${S.output.count}`;
+  $("#burs-note").textContent = p.good_today ? `${t("twin.pass")} ${p.good_today}` : `${t("twin.output")} ${S.output.count}`;
   const o = p.oee;
   $("#oee").textContent = o ? pct(o.oee) : "—";
-  const f = (k, v) => `<span>${esc(t(k))}</span><div class="mini"><div data-w="${v == null ? 0 : Math.min(100, v * 100)}"></div></div><span>${pct(v)}</span>`;
-  $("#oee-factors").innerHTML = f("availability", o?.availability) + f("performance", o?.performance) + f("quality", o?.quality);
+  $("#oee-factors").replaceChildren(...[["twin.availability", o?.availability], ["twin.performance", o?.performance], ["twin.quality", o?.quality]].flatMap(([k, v]) => {
+    const fillBar = el("div");
+    fillBar.style.width = `${v == null ? 0 : Math.min(100, v * 100)}%`;
+    return [el("span", { text: t(k) }), el("div", { class: "mini" }, fillBar), el("span", { text: pct(v) })];
+  }));
   $("#energy").textContent = p.energy_per_bur_kwh ? p.energy_per_bur_kwh.toFixed(2) : "—";
-  $("#carbon").textContent = p.carbon_per_bur_kg ? t("carbon", { v: p.carbon_per_bur_kg.toFixed(3) }) : "";
-  $("#batches").innerHTML = (p.batches || []).slice(0, 3).map((b) => {
+  $("#carbon").textContent = p.carbon_per_bur_kg ? t("twin.carbon", { v: p.carbon_per_bur_kg.toFixed(3) }) : "";
+  const batches = (p.batches || []).slice(0, 3).map((b) => {
     const done = b.quantity ? b.completed / b.quantity : 0;
     const prod = getLang() === "zh" && b.product_name_zh ? b.product_name_zh : b.product_name || b.product;
-    return `<div class="batch" data-id="${esc(b.id)}"><span><b>${esc(b.id)}</b> ${esc(prod)}</span><span>${b.completed} ${t("of")} ${b.quantity}</span>
-      <div class="bar"><div data-w="${Math.min(100, done * 100)}"></div></div></div>`;
-  }).join("") || `<div class="note">—</div>`;
-  widths($("#top"));
+    const fillBar = el("div");
+    fillBar.style.width = `${Math.min(100, done * 100)}%`;
+    return el("div", { class: "batch", dataset: { id: b.id } },
+      el("span", {}, el("b", { text: b.id }), ` ${prod}`), el("span", { text: `${b.completed} ${t("twin.of")} ${b.quantity}` }),
+      el("div", { class: "bar" }, fillBar));
+  });
+  $("#batches").replaceChildren(...(batches.length ? batches : [el("div", { class: "note", text: "—" })]));
   const lt = parseTime(S.time);
-  $("#clock").textContent = lt ? `${t("lineTime")} ${isoDateTime(lt)}` : "";
-}
-
-// widths sizes bars from data-w (percent): the page's CSP forbids inline style attributes.
-function widths(root) {
-  for (const el of root.querySelectorAll("[data-w]")) el.style.width = `${el.dataset.w}%`;
+  $("#clock").textContent = lt ? `${t("twin.lineTime")} ${isoDateTime(lt)}` : "";
 }
 
 // ---------- alarms ----------
@@ -225,36 +267,33 @@ function activeAlarms() {
   return out.sort((x, y) => Date.parse(y.a.raised) - Date.parse(x.a.raised));
 }
 
+const alarmText = (a) => (getLang() === "zh" && a.text_zh ? a.text_zh : a.text);
+
 function renderBanner() {
   const b = $("#banner");
   if (!online) {
     b.hidden = false;
     b.className = "banner offline";
-    b.innerHTML = `<div class="alarm">⚠ ${esc(t("serverLost", { t: isoDateTime(lostSince) }))}</div>`;
+    b.replaceChildren(el("div", { class: "alarm", text: `⚠ ${t("twin.serverLost", { t: isoDateTime(lostSince) })}` }));
     return;
   }
   const all = activeAlarms();
   const open = all.filter((x) => !acked.has(`${x.m}:${x.a.seq}`));
   b.className = "banner";
-  if (!all.length) { b.hidden = true; b.innerHTML = ""; return; }
+  if (!all.length) { b.hidden = true; b.replaceChildren(); return; }
   b.hidden = false;
-  let h = open.slice(0, 3).map((x) => {
-    const text = getLang() === "zh" && x.a.text_zh ? x.a.text_zh : x.a.text;
-    return `<div class="alarm">${icon("alarm", 0, 0, 22).replace("<g", '<svg width="22" height="22"><g').replace(/<\/g>$/, "</g></svg>")}
-      <b>${esc(x.m)}</b> <span>${esc(x.a.code)} ${esc(text)}</span><span class="acked">${isoDateTime(parseTime(x.a.raised))}</span>
-      <button data-ack="${esc(x.m)}:${x.a.seq}">${esc(t("ack"))}</button></div>`;
-  }).join("");
-  if (open.length > 3) h += `<div class="acked">+${open.length - 3}</div>`;
-  const n = all.length - open.length;
-  if (n) h += `<div class="acked">${esc(t("acked", { n }))}</div>`;
-  b.innerHTML = h;
-  for (const btn of b.querySelectorAll("button[data-ack]")) {
-    btn.addEventListener("click", () => {
-      acked.add(btn.dataset.ack);
+  const rows = open.slice(0, 3).map((x) => el("div", { class: "alarm" },
+    iconSVG("alarm", 22), el("b", { text: x.m }), el("span", { text: `${x.a.code} ${alarmText(x.a)}` }),
+    el("span", { class: "acked", text: isoDateTime(parseTime(x.a.raised)) }),
+    el("button", { type: "button", dataset: { ack: `${x.m}:${x.a.seq}` }, text: t("twin.ack"), on: { click: () => {
+      acked.add(`${x.m}:${x.a.seq}`);
       localStorage.setItem("pilotline.acked", JSON.stringify([...acked].slice(-500)));
       renderBanner();
-    });
-  }
+    } } })));
+  if (open.length > 3) rows.push(el("div", { class: "acked", text: `+${open.length - 3}` }));
+  const n = all.length - open.length;
+  if (n) rows.push(el("div", { class: "acked", text: t("twin.acked", { n }) }));
+  b.replaceChildren(...rows);
 }
 
 // ---------- timeline (Gantt) ----------
@@ -320,8 +359,7 @@ function renderGantt() {
 // ---------- legend ----------
 
 function renderLegend() {
-  $("#legend").innerHTML = LEGEND.map((s) =>
-    `<div class="item"><svg viewBox="0 0 24 24">${ICON[s].replace(/^/, `<g fill="${color(s)}" stroke="${color(s)}">`)}</g></svg><span>${esc(stateLabel(s))}</span></div>`).join("");
+  $("#legend").replaceChildren(...LEGEND.map((s) => el("div", { class: "item" }, iconSVG(s, 26), el("span", { text: stateLabel(s) }))));
 }
 
 // ---------- panel ----------
@@ -337,14 +375,14 @@ function pushTrend(g, tm) {
 function openPanel(id) {
   selected = id;
   $("#panel").hidden = false;
-  for (const el of document.querySelectorAll(".tile")) el.classList.toggle("sel", el.dataset.id === id);
+  for (const [gid, p] of tiles) p.root.classList.toggle("sel", gid === id);
   renderPanel();
 }
 
 function closePanel() {
   selected = null;
   $("#panel").hidden = true;
-  for (const el of document.querySelectorAll(".tile.sel")) el.classList.remove("sel");
+  for (const p of tiles.values()) p.root.classList.remove("sel");
 }
 
 function renderPanel() {
@@ -352,32 +390,35 @@ function renderPanel() {
   const g = S.grinders.find((x) => x.id === selected);
   if (!g) return;
   const grp = S.line.groups.find((x) => x.id === g.group);
-  const dd = (k, v) => `<dt>${esc(t(k))}</dt><dd>${v}</dd>`;
-  const commKey = { ok: "commOK", lost: "commLost", stale: "commStale", never: "commNever" }[g.comm] || "commNever";
+  const dd = (k, ...v) => [el("dt", { text: t(k) }), el("dd", {}, ...v)];
+  const commKey = { ok: "twin.commOK", lost: "twin.commLost", stale: "twin.commStale", never: "twin.commNever" }[g.comm] || "twin.commNever";
   const lastData = parseTime(g.last_data);
-  $("#panel-head").innerHTML = `<div class="ident">${esc(g.id)}</div>
-    <div class="state"><svg width="26" height="26" viewBox="0 0 24 24"><g fill="${color(g.state)}" stroke="${color(g.state)}">${ICON[g.state] || ""}</g></svg>
-      <span data-color="${color(g.state)}">${esc(stateLabel(g.state))}</span>
-      <span class="since">${esc(t("stateSince", { t: isoDateTime(parseTime(g.since)) }))}</span></div>
-    <dl>${dd("group", `${esc(name(grp))} (${esc(g.group)})`)}${dd("model", esc(g.model))}${dd("position", esc(t("rowCol", { r: g.row, c: g.col })))}
-    ${dd("mode", esc(g.mode || "—"))}${dd("program", `${esc(g.program || "—")} ${g.program_version ? "v" + esc(g.program_version) : ""}`)}
-    ${dd("serial", `<b>${esc(g.serial || "—")}</b>`)}
-    ${dd("spindle", `${g.spindle_rpm.toFixed(0)} ${t("rpm")} · ${g.spindle_load_pct.toFixed(1)} %`)}
-    ${dd("wheel", `${esc(g.wheel_id || "—")} · ⌀ ${g.wheel_diameter_mm.toFixed(3)} mm · ${t("wear")} ${g.wheel_wear_um.toFixed(1)} µm · ${t("dress")} ${g.dress_count}`)}
-    ${dd("counter", `${g.counter} · ${t("today")} ${g.today}`)}
-    ${dd("oee", g.oee ? `${pct(g.oee.oee)} (${t("availability")} ${pct(g.oee.availability)} · ${t("performance")} ${pct(g.oee.performance)} · ${t("quality")} ${pct(g.oee.quality)})` : "—")}
-    ${dd("comm", `${esc(t(commKey))}${g.comm !== "ok" && lastData ? " · " + esc(t("noDataSince", { t: isoDateTime(lastData) })) : ""}`)}</dl>`;
-  for (const el of $("#panel-head").querySelectorAll("[data-color]")) el.style.color = el.dataset.color;
+  const stateName = el("span", { text: stateLabel(g.state) });
+  stateName.style.color = color(g.state);
+  $("#panel-head").replaceChildren(
+    el("div", { class: "ident", text: g.id }),
+    el("div", { class: "state" }, iconSVG(g.state, 26), stateName,
+      el("span", { class: "since", text: t("twin.stateSince", { t: isoDateTime(parseTime(g.since)) }) })),
+    el("dl", {},
+      dd("twin.group", `${name(grp)} (${g.group})`), dd("twin.model", g.model), dd("twin.position", t("twin.rowCol", { r: g.row, c: g.col })),
+      dd("twin.mode", g.mode || "—"), dd("twin.program", `${g.program || "—"} ${g.program_version ? "v" + g.program_version : ""}`),
+      dd("twin.serial", el("b", { text: g.serial || "—" })),
+      dd("twin.spindle", `${g.spindle_rpm.toFixed(0)} ${t("twin.rpm")} · ${g.spindle_load_pct.toFixed(1)} %`),
+      dd("twin.wheel", `${g.wheel_id || "—"} · ⌀ ${g.wheel_diameter_mm.toFixed(3)} mm · ${t("twin.wear")} ${g.wheel_wear_um.toFixed(1)} µm · ${t("twin.dress")} ${g.dress_count}`),
+      dd("twin.counter", `${g.counter} · ${t("twin.today")} ${g.today}`),
+      dd("twin.oee", g.oee ? `${pct(g.oee.oee)} (${t("twin.availability")} ${pct(g.oee.availability)} · ${t("twin.performance")} ${pct(g.oee.performance)} · ${t("twin.quality")} ${pct(g.oee.quality)})` : "—"),
+      dd("twin.comm", t(commKey) + (g.comm !== "ok" && lastData ? " · " + t("twin.noDataSince", { t: isoDateTime(lastData) }) : ""))));
   const tr = trends[g.id] || { load: [], coolant: [] };
   drawLine($("#chart-load"), tr.load, "#56B4E9", "%");
   drawLine($("#chart-coolant"), tr.coolant, "#E69F00", "°C");
   drawBars($("#chart-cycles"), (g.cycles || []).map((c) => ({ v: c.cycle_s, bad: c.aborted })));
   const hist = g.alarm_history || [];
-  $("#panel-alarms").innerHTML = `<h3>${esc(t("alarms"))}</h3><div class="alist">${hist.length ? hist.map((a) => {
-    const text = getLang() === "zh" && a.text_zh ? a.text_zh : a.text;
-    const cl = parseTime(a.cleared);
-    return `<div class="${cl ? "" : "active"}">${isoDateTime(parseTime(a.raised))} · <b>${esc(a.code)}</b> ${esc(text)} · ${cl ? esc(t("cleared")) + " " + isoTime(cl) : esc(t("active"))}</div>`;
-  }).join("") : esc(t("noAlarms"))}</div>`;
+  $("#panel-alarms").replaceChildren(el("h3", { text: t("twin.alarms") }), el("div", { class: "alist" },
+    hist.length ? hist.map((a) => {
+      const cl = parseTime(a.cleared);
+      return el("div", { class: cl ? "" : "active" }, `${isoDateTime(parseTime(a.raised))} · `, el("b", { text: a.code }),
+        ` ${alarmText(a)} · ${cl ? t("twin.cleared") + " " + isoTime(cl) : t("twin.active")}`);
+    }) : t("twin.noAlarms")));
 }
 
 function drawLine(c, pts, col, unit) {
@@ -427,9 +468,10 @@ function drawBars(c, bars) {
 // ---------- wiring ----------
 
 function renderAll() {
+  applyLabels();
+  $("#lang").textContent = t("toggle");
+  $("#panel-close").setAttribute("aria-label", t("twin.close"));
   if (!S) return;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang").textContent = getLang() === "zh" ? "English" : "中文";
   buildFloor();
   renderHeader();
   renderBanner();
@@ -439,12 +481,12 @@ function renderAll() {
 }
 
 function setStatus(status, since) {
-  const el = $("#conn");
+  const c = $("#conn");
   online = status === "live";
   if (!online && !lostSince) lostSince = (S && parseTime(S.time)) || since || new Date();
   if (online) lostSince = null;
-  el.dataset.status = status === "dropped" ? "reconnecting" : status;
-  el.textContent = t(status === "live" ? "live" : status === "connecting" ? "connecting" : "reconnecting");
+  c.dataset.status = status === "dropped" ? "reconnecting" : status;
+  c.textContent = t(status === "live" ? "twin.live" : status === "connecting" ? "twin.connecting" : "twin.reconnecting");
   document.body.classList.toggle("offline", !online);
   if (S) renderBanner();
 }
@@ -469,12 +511,13 @@ function onDelta(s, d, changed) {
   if (d.inspection || d.magazine || d.output) renderStations();
   renderHeader();
   if (d.grinders || d.inspection) renderBanner();
-  if (selected && (changed.has(selected))) renderPanel();
+  if (selected && changed.has(selected)) renderPanel();
   if (!ganttDue) { ganttDue = true; setTimeout(() => { ganttDue = false; renderGantt(); }, 1000); }
 }
 
 setLang(getLang());
-$("#lang").addEventListener("click", () => { setLang(getLang() === "zh" ? "en" : "zh"); renderAll(); setStatus(online ? "live" : "reconnecting", lostSince); });
+renderAll();
+$("#lang").addEventListener("click", () => { setLang(other()); renderAll(); setStatus(online ? "live" : "reconnecting", lostSince); });
 $("#panel-close").addEventListener("click", closePanel);
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePanel(); });
 window.addEventListener("resize", () => S && renderGantt());

@@ -1,6 +1,7 @@
 // The twin stream: snapshot, then deltas folded in order; a gap asks for a
 // fresh snapshot; a lost connection reconnects with backoff and starts over
 // from a fresh snapshot. The folding rules mirror twin.Snapshot.ApplyDelta.
+import { signInURL } from "./lib/api.js";
 
 const HOUR_MS = 3600 * 1000;
 
@@ -82,7 +83,7 @@ export function connect(url, on) {
       try {
         const res = await fetch("/api/v1/line", { credentials: "same-origin" });
         if (res.status === 401) {
-          location.href = "/login.html?next=" + encodeURIComponent(location.pathname);
+          location.href = signInURL();
           return;
         }
       } catch (_) { /* server down: retry below */ }
