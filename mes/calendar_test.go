@@ -1,7 +1,6 @@
 package mes
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -94,24 +93,4 @@ func TestCustomerView(t *testing.T) {
 		{Start: hours(0.5), End: hours(5), Groups: []string{"FLT", "SHK"}, Busy: true},
 		{Start: hours(8), End: hours(24), Groups: []string{"QC"}, Busy: true},
 	}, busy, "two organisations' runs merge into one busy block")
-}
-
-// memCalendar is an in-memory CalendarService for the quote tests.
-type memCalendar struct{ busy []Interval }
-
-func (m *memCalendar) Reserve(context.Context, *Reservation) error {
-	return Errorf(EINTERNAL, "not here")
-}
-func (m *memCalendar) Unreserve(context.Context, string) error { return Errorf(EINTERNAL, "not here") }
-func (m *memCalendar) Reservations(context.Context, time.Time, time.Time) ([]*Reservation, error) {
-	return nil, nil
-}
-func (m *memCalendar) Busy(_ context.Context, _ []string, from, to time.Time) ([]Interval, error) {
-	var out []Interval
-	for _, b := range m.busy {
-		if b.Overlaps(Interval{from, to}) {
-			out = append(out, b)
-		}
-	}
-	return out, nil
 }

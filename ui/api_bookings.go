@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/booking"
 )
 
 // Portal holds the services of the booking portal: bookings, the capacity
@@ -23,9 +24,9 @@ type Portal struct {
 	// Quoter prices requests; a new request is quoted at once when it can
 	// be, so the customer sees the quote before accepting. Nil: engineers
 	// cannot quote and requests wait.
-	Quoter *mes.Quoter
+	Quoter *booking.Quoter
 	// LockOut closes cancellation by the customer this long before the
-	// run's start (staff may still cancel). Zero: mes.DefaultBookingLockOut.
+	// run's start (staff may still cancel). Zero: booking.DefaultBookingLockOut.
 	LockOut time.Duration
 }
 
@@ -121,7 +122,7 @@ func (s *Server) lockOut() time.Duration {
 	if s.Portal.LockOut > 0 {
 		return s.Portal.LockOut
 	}
-	return mes.DefaultBookingLockOut
+	return booking.DefaultBookingLockOut
 }
 
 // viewBooking adds the run's progress from its batch.

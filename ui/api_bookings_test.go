@@ -17,6 +17,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/mes/booking"
 )
 
 // portalClock is the settable clock of the portal tests.
@@ -57,7 +58,7 @@ func newPortal(tb testing.TB) *portal {
 	bk := bolt.NewBookingService(db)
 	cal := bolt.NewCalendarService(db, line)
 	s.Portal = Portal{Bookings: bk, Calendar: cal, Notifications: bk, LockOut: 48 * time.Hour,
-		Quoter: &mes.Quoter{Line: line, Products: products, Calendar: cal, Events: be.Events, Batches: be.Batches,
+		Quoter: &booking.Quoter{Line: line, Products: products, Calendar: cal, Events: be.Events, Batches: be.Batches,
 			Location: time.UTC, Now: clk.Now}}
 	return &portal{s: s, clock: clk, bookings: bk, batches: be.Batches,
 		acme:     mustToken(tb, s, mustUser(tb, s, "ana", mes.RoleCustomer, "acme")),
@@ -97,7 +98,7 @@ func TestBookings_Flow(t *testing.T) {
 	require.NotNil(t, b.Quote)
 	assert.Equal(t, mes.QuoteNominal, b.Quote.Basis, "no history on a new line")
 	assert.Equal(t, time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC), b.Quote.Start, "earliest start plus the set-up")
-	assert.Equal(t, testNow.Add(mes.DefaultQuoteValidity), b.Quote.Expires)
+	assert.Equal(t, testNow.Add(booking.DefaultQuoteValidity), b.Quote.Expires)
 	require.NotNil(t, b.CancelUntil)
 	assert.Equal(t, b.Quote.Start.Add(-48*time.Hour), *b.CancelUntil)
 	url := "/api/v1/bookings/" + b.ID
@@ -259,12 +260,12 @@ func TestBookings_ExpiredQuoteAndTakenWindow(t *testing.T) {
 	third := decode[bookingView](t, p.as(t, p.beta, http.MethodPost, "/api/v1/bookings", bookingBody(300, "")).ResponseRecorder)
 	require.Equal(t, mes.BookingQuoted, third.State)
 	assert.True(t, third.Quote.Start.After(first.Quote.End))
-	p.clock.Add(mes.DefaultQuoteValidity)
+	p.clock.Add(booking.DefaultQuoteValidity)
 	assertJSONError(t, p.as(t, p.beta, http.MethodPost, "/api/v1/bookings/"+third.ID+"/accept", "").ResponseRecorder,
 		http.StatusConflict, mes.ECONFLICT, "expired")
 	rec = p.as(t, p.engineer, http.MethodPost, "/api/v1/bookings/"+third.ID+"/quote", `{"reason":"requote"}`)
 	requireStatus(t, http.StatusOK, rec.ResponseRecorder)
-	assert.Equal(t, p.clock.Now().Add(mes.DefaultQuoteValidity), decode[bookingView](t, rec.ResponseRecorder).Quote.Expires)
+	assert.Equal(t, p.clock.Now().Add(booking.DefaultQuoteValidity), decode[bookingView](t, rec.ResponseRecorder).Quote.Expires)
 	requireStatus(t, http.StatusOK, p.as(t, p.beta, http.MethodPost, "/api/v1/bookings/"+third.ID+"/accept", "").ResponseRecorder)
 
 	// No window before the deadline: the request waits for an engineer.
@@ -281,7 +282,7 @@ func TestBookings_RunProgress(t *testing.T) {
 	b := decode[bookingView](t, p.as(t, p.acme, http.MethodPost, "/api/v1/bookings", bookingBody(20, "")).ResponseRecorder)
 	requireStatus(t, http.StatusOK, p.as(t, p.acme, http.MethodPost, "/api/v1/bookings/"+b.ID+"/accept", "").ResponseRecorder)
 	requireStatus(t, http.StatusOK, p.as(t, p.engineer, http.MethodPost, "/api/v1/bookings/"+b.ID+"/confirm", "").ResponseRecorder)
-	sched := &mes.BookingScheduler{Bookings: p.bookings, Batches: p.batches, Products: p.s.Products, AutoRelease: true, Now: p.clock.Now}
+	sched := &booking.Scheduler{Bookings: p.bookings, Batches: p.batches, Products: p.s.Products, AutoRelease: true, Now: p.clock.Now}
 	p.clock.Add(b.Quote.Start.Sub(testNow))
 	require.NoError(t, sched.Tick(context.Background()))
 

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi"
 )
 
 // KPI query bounds.
@@ -19,11 +20,11 @@ const (
 
 // KPIFunc computes the KPI report for a validated query. Server.KPI lets
 // the integrator pass a shift-calendar zone or a cache; tests pass a stub.
-type KPIFunc func(ctx context.Context, q mes.KPIQuery) (*mes.KPIReport, error)
+type KPIFunc func(ctx context.Context, q kpi.Query) (*kpi.Report, error)
 
-// computeKPI is the default KPIFunc: mes.ComputeKPI over the stored events,
+// computeKPI is the default KPIFunc: kpi.Compute over the stored events,
 // with the released and running batches as the demand behind the target takt.
-func (s *Server) computeKPI(ctx context.Context, q mes.KPIQuery) (*mes.KPIReport, error) {
+func (s *Server) computeKPI(ctx context.Context, q kpi.Query) (*kpi.Report, error) {
 	if s.Line == nil || s.Events == nil || s.Batches == nil {
 		return nil, unavailable("kpi")
 	}
@@ -31,14 +32,14 @@ func (s *Server) computeKPI(ctx context.Context, q mes.KPIQuery) (*mes.KPIReport
 	if err != nil {
 		return nil, err
 	}
-	return mes.ComputeKPI(ctx, mes.KPIInput{Line: s.Line, Events: s.Events, Batches: batches}, q)
+	return kpi.Compute(ctx, kpi.Input{Line: s.Line, Events: s.Events, Batches: batches}, q)
 }
 
 func (s *Server) handleKPI(c echo.Context) error {
 	if err := checkQuery(c, "from", "to", "machine", "group", "shift", "last_n"); err != nil {
 		return err
 	}
-	var q mes.KPIQuery
+	var q kpi.Query
 	var err error
 	if q.From, q.To, err = s.queryRange(c, DefaultKPISpan, MaxKPISpan); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi"
 )
 
 // runningStates are the batch states GET /api/v1/line shows: the batches
@@ -24,7 +25,7 @@ const lineTaktTTL = 5 * time.Second
 // report's takt over the last DefaultKPISpan, or the configured target
 // alone (with the reason) when the KPIs cannot be computed.
 type LineTakt struct {
-	mes.TaktReport
+	kpi.TaktReport
 	Error string `json:"error,omitempty"`
 }
 
@@ -81,7 +82,7 @@ func (s *Server) takt(ctx context.Context) LineTakt {
 	if s.Line != nil {
 		t.TargetS, t.TargetSource = s.Line.TaktS, "config"
 	}
-	rep, err := s.KPI(ctx, mes.KPIQuery{From: now.Add(-DefaultKPISpan), To: now})
+	rep, err := s.KPI(ctx, kpi.Query{From: now.Add(-DefaultKPISpan), To: now})
 	switch {
 	case err != nil:
 		t.Error = mes.ErrorMessage(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi"
 	"github.com/pilotline/pilotline/twin"
 )
 
@@ -267,18 +268,18 @@ func TestEvents(t *testing.T) {
 func TestKPI(t *testing.T) {
 	line := MustLine(t)
 	s, _ := newTestServer(t, line, openBackend(t, line))
-	var got []mes.KPIQuery
-	s.KPI = func(_ context.Context, q mes.KPIQuery) (*mes.KPIReport, error) {
+	var got []kpi.Query
+	s.KPI = func(_ context.Context, q kpi.Query) (*kpi.Report, error) {
 		got = append(got, q)
-		return &mes.KPIReport{From: q.From, To: q.To, Machine: q.Machine, Takt: mes.TaktReport{TargetS: 180, LastS: 176}}, nil
+		return &kpi.Report{From: q.From, To: q.To, Machine: q.Machine, Takt: kpi.TaktReport{TargetS: 180, LastS: 176}}, nil
 	}
 
 	rec := do(t, s, http.MethodGet, "/api/v1/kpi", "")
 	requireStatus(t, http.StatusOK, rec)
-	rep := decode[mes.KPIReport](t, rec)
+	rep := decode[kpi.Report](t, rec)
 	assert.InDelta(t, 176, rep.Takt.LastS, 0)
 	require.Len(t, got, 1)
-	assert.Equal(t, mes.KPIQuery{From: testNow.Add(-8 * time.Hour), To: testNow}, got[0], "default: the last 8 h")
+	assert.Equal(t, kpi.Query{From: testNow.Add(-8 * time.Hour), To: testNow}, got[0], "default: the last 8 h")
 
 	rec = do(t, s, http.MethodGet, "/api/v1/kpi?from=2026-03-01T06:00:00Z&to=2026-03-01T14:00:00%2B01:00&machine=G07&shift=A&last_n=20", "")
 	requireStatus(t, http.StatusOK, rec)
@@ -294,7 +295,7 @@ func TestKPI(t *testing.T) {
 	assert.Equal(t, "FLT", got[2].Group)
 }
 
-// TestKPI_Computed runs the real mes.ComputeKPI behind the endpoint.
+// TestKPI_Computed runs the real kpi.Compute behind the endpoint.
 func TestKPI_Computed(t *testing.T) {
 	line := MustLine(t)
 	be := openBackend(t, line)
@@ -314,7 +315,7 @@ func TestKPI_Computed(t *testing.T) {
 	for _, k := range []string{"takt", "cycle_time", "oee", "downtime", "energy"} {
 		assert.Contains(t, raw, k)
 	}
-	rep := decode[mes.KPIReport](t, rec)
+	rep := decode[kpi.Report](t, rec)
 	assert.Equal(t, "G01", rep.Machine)
 	assert.InDelta(t, 7200, rep.PeriodS, 0.001)
 }

@@ -92,7 +92,7 @@ type Server struct {
 	// degraded (still 200: the server itself answers).
 	Health func(ctx context.Context) map[string]any
 	// KPI computes the KPI report for GET /api/v1/kpi and the takt of
-	// GET /api/v1/line. Nil: mes.ComputeKPI over Line, Events and Batches.
+	// GET /api/v1/line. Nil: kpi.Compute over Line, Events and Batches.
 	KPI KPIFunc
 	// MaxBodyBytes caps request bodies (413 beyond it). Zero: DefaultMaxBodyBytes.
 	MaxBodyBytes int64

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi"
 	"github.com/pilotline/pilotline/mqtt"
 	"github.com/pilotline/pilotline/twin"
 	"github.com/pilotline/pilotline/ui"
@@ -64,7 +65,7 @@ func shiftStart(line *mes.LineConfig, now time.Time) time.Time {
 }
 
 // production computes the figures of the current shift (line clock).
-func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now time.Time) (twin.Production, *mes.KPIReport, error) {
+func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now time.Time) (twin.Production, *kpi.Report, error) {
 	batches, err := m.batches.ListBatches(ctx, mes.BatchFilter{States: []mes.BatchState{mes.BatchReleased, mes.BatchRunning, mes.BatchHeld}})
 	if err != nil {
 		return twin.Production{}, nil, err
@@ -73,7 +74,7 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 	if from.Before(m.started) {
 		from = m.started // figures of this run, not of the hours before it started
 	}
-	rep, err := mes.ComputeKPI(ctx, mes.KPIInput{Line: line, Events: m.events, Batches: batches}, mes.KPIQuery{From: from, To: now.Add(time.Second)})
+	rep, err := kpi.Compute(ctx, kpi.Input{Line: line, Events: m.events, Batches: batches}, kpi.Query{From: from, To: now.Add(time.Second)})
 	if err != nil {
 		return twin.Production{}, nil, err
 	}
@@ -103,7 +104,7 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 
 // publishFigures hands the shift's figures and every batch's state to the
 // plant bus.
-func (m *ServeMain) publishFigures(ctx context.Context, p twin.Production, rep *mes.KPIReport) {
+func (m *ServeMain) publishFigures(ctx context.Context, p twin.Production, rep *kpi.Report) {
 	f := mqtt.Figures{
 		TaktTargetS: p.Takt.TargetS, TaktS: p.Takt.RollingS,
 		OutputToday: uint64(max(p.BursToday, 0)), GoodToday: uint64(max(p.GoodToday, 0)),

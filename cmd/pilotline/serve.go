@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/mes/booking"
 	"github.com/pilotline/pilotline/mqtt"
 	"github.com/pilotline/pilotline/opcua"
 	"github.com/pilotline/pilotline/opcua/sim"
@@ -87,7 +88,7 @@ func (m *ServeMain) ParseFlags(_ context.Context, args []string) error {
 	fs.StringVar(&m.AdminPWEnv, "admin-password-env", "PILOTLINE_ADMIN_PASSWORD", "environment `VAR` holding the first admin's password; unset at first start: a one-time setup token is printed instead")
 	fs.StringVar(&m.TLSCert, "tls-cert", "", "PEM certificate `FILE`: serve HTTPS (with --tls-key)")
 	fs.StringVar(&m.TLSKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
-	fs.DurationVar(&m.LockOut, "booking-lockout", mes.DefaultBookingLockOut, "pilot-run bookings freeze this long before their start: customers can no longer cancel")
+	fs.DurationVar(&m.LockOut, "booking-lockout", booking.DefaultBookingLockOut, "pilot-run bookings freeze this long before their start: customers can no longer cancel")
 	fs.BoolVar(&m.AutoRelease, "auto-release", true, "release a booked run's batch to the line when its window starts; false leaves it planned for an engineer")
 	fs.StringVar(&m.MQTTURL, "mqtt", "", "publish the line to the plant's MQTT broker at `URL` (tcp://HOST:1883, ssl://HOST:8883): Sparkplug B and the ISA-95 namespace; overrides the configuration's mqtt.url; default off")
 	if err := parse(fs, args); err != nil {
@@ -234,8 +235,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.http.QA = ui.QA{NCs: ncs, Signatures: sigs, Signer: sigs, Burs: m.burs, Location: time.Local}
 	bookings, calendar := bolt.NewBookingService(db), bolt.NewCalendarService(db, line)
 	m.http.Portal = ui.Portal{Bookings: bookings, Calendar: calendar, Notifications: bookings, LockOut: m.LockOut,
-		Quoter: &mes.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches}}
-	scheduler := &mes.BookingScheduler{Bookings: bookings, Batches: m.batches, Products: m.products,
+		Quoter: &booking.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches}}
+	scheduler := &booking.Scheduler{Bookings: bookings, Batches: m.batches, Products: m.products,
 		Logger: m.logger.With("component", "bookings"), LockOut: m.LockOut, AutoRelease: m.AutoRelease, Now: clock}
 	if err := m.http.Open(); err != nil {
 		return err

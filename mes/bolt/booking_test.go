@@ -10,6 +10,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/mes/booking"
 )
 
 func newBooking(iso string) *mes.Booking {
@@ -135,7 +136,7 @@ func TestBookingScheduler(t *testing.T) {
 			s := newServices(t)
 			bk := bolt.NewBookingService(s.db)
 			ctx := context.Background()
-			sched := &mes.BookingScheduler{Bookings: bk, Batches: s.batches, Products: s.products, AutoRelease: auto,
+			sched := &booking.Scheduler{Bookings: bk, Batches: s.batches, Products: s.products, AutoRelease: auto,
 				LockOut: 24 * time.Hour, Now: s.clock.Now}
 
 			// A new bur type: its product is created with the batch.

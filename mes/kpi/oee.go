@@ -1,4 +1,4 @@
-package mes
+package kpi
 
 import (
 	"cmp"
@@ -47,39 +47,39 @@ type TimeElements struct {
 	AUBTS         float64 `json:"aubt_s"`
 }
 
-// oeeSeconds converts nanoseconds to seconds.
-func oeeSeconds(ns int64) float64 { return float64(ns) / float64(time.Second) }
+// seconds converts nanoseconds to seconds.
+func seconds(ns int64) float64 { return float64(ns) / float64(time.Second) }
 
 // timeElementsOf derives the time elements from the buckets. Sums are taken
 // in nanoseconds before conversion so that they stay exact.
-func timeElementsOf(b *intervalBuckets) TimeElements {
+func timeElementsOf(b *buckets) TimeElements {
 	pdot := b[bucketBreak] + b[bucketMaintenance]
 	asut := b[bucketDressing] + b[bucketWheelChange]
 	adot := b[bucketIdle] + b[bucketStarved] + b[bucketBlocked] + b[bucketCommLost] + b[bucketUnknown]
 	pbt := b[bucketAPT] + b[bucketLoadUnload] + asut + b[bucketAlarm] + adot
 	aupt := b[bucketAPT] + b[bucketLoadUnload] + asut
 	return TimeElements{
-		PeriodS:       oeeSeconds(b.total()),
-		NotScheduledS: oeeSeconds(b[bucketNotScheduled]),
-		POTS:          oeeSeconds(pdot + pbt),
-		PDOTS:         oeeSeconds(pdot),
-		BreakS:        oeeSeconds(b[bucketBreak]),
-		MaintenanceS:  oeeSeconds(b[bucketMaintenance]),
-		PBTS:          oeeSeconds(pbt),
-		APTS:          oeeSeconds(b[bucketAPT]),
-		LoadUnloadS:   oeeSeconds(b[bucketLoadUnload]),
-		ASUTS:         oeeSeconds(asut),
-		DressingS:     oeeSeconds(b[bucketDressing]),
-		WheelChangeS:  oeeSeconds(b[bucketWheelChange]),
-		ADETS:         oeeSeconds(b[bucketAlarm]),
-		ADOTS:         oeeSeconds(adot),
-		IdleS:         oeeSeconds(b[bucketIdle]),
-		StarvedS:      oeeSeconds(b[bucketStarved]),
-		BlockedS:      oeeSeconds(b[bucketBlocked]),
-		CommLostS:     oeeSeconds(b[bucketCommLost]),
-		UnknownS:      oeeSeconds(b[bucketUnknown]),
-		AUPTS:         oeeSeconds(aupt),
-		AUBTS:         oeeSeconds(aupt + b[bucketAlarm]),
+		PeriodS:       seconds(b.total()),
+		NotScheduledS: seconds(b[bucketNotScheduled]),
+		POTS:          seconds(pdot + pbt),
+		PDOTS:         seconds(pdot),
+		BreakS:        seconds(b[bucketBreak]),
+		MaintenanceS:  seconds(b[bucketMaintenance]),
+		PBTS:          seconds(pbt),
+		APTS:          seconds(b[bucketAPT]),
+		LoadUnloadS:   seconds(b[bucketLoadUnload]),
+		ASUTS:         seconds(asut),
+		DressingS:     seconds(b[bucketDressing]),
+		WheelChangeS:  seconds(b[bucketWheelChange]),
+		ADETS:         seconds(b[bucketAlarm]),
+		ADOTS:         seconds(adot),
+		IdleS:         seconds(b[bucketIdle]),
+		StarvedS:      seconds(b[bucketStarved]),
+		BlockedS:      seconds(b[bucketBlocked]),
+		CommLostS:     seconds(b[bucketCommLost]),
+		UnknownS:      seconds(b[bucketUnknown]),
+		AUPTS:         seconds(aupt),
+		AUBTS:         seconds(aupt + b[bucketAlarm]),
 	}
 }
 
@@ -126,30 +126,30 @@ type OEEReport struct {
 	Machines []OEE `json:"machines"`
 }
 
-// oeeRatio is a/b, or 0 when b is 0.
-func oeeRatio(a, b float64) float64 {
+// ratio is a/b, or 0 when b is 0.
+func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
 	}
 	return a / b
 }
 
-// oeeAgg accumulates the inputs of one OEE figure.
-type oeeAgg struct {
-	buckets  intervalBuckets
+// aggregate accumulates the inputs of one OEE figure.
+type aggregate struct {
+	buckets  buckets
 	idealNS  int64 // Σ PRU, ns, kept integral so sums are exact
 	pq, gq   int
 	machines int
 	pru      float64 // the PRU shared by every unit; 0 none yet, -1 mixed
 }
 
-func (a *oeeAgg) addIdeal(pru float64) {
+func (a *aggregate) addIdeal(pru float64) {
 	a.idealNS += int64(pru * float64(time.Second))
 	a.notePRU(pru)
 }
 
 // notePRU tracks whether every unit had the same ideal time (0: none yet, -1: mixed).
-func (a *oeeAgg) notePRU(pru float64) {
+func (a *aggregate) notePRU(pru float64) {
 	switch {
 	case pru == 0:
 	case a.pru == 0:
@@ -159,7 +159,7 @@ func (a *oeeAgg) notePRU(pru float64) {
 	}
 }
 
-func (a *oeeAgg) merge(o *oeeAgg) {
+func (a *aggregate) merge(o *aggregate) {
 	a.buckets.add(&o.buckets)
 	a.notePRU(o.pru)
 	a.idealNS += o.idealNS
@@ -168,18 +168,18 @@ func (a *oeeAgg) merge(o *oeeAgg) {
 	a.machines += o.machines
 }
 
-// oeeOf computes the figure from an aggregate.
-func oeeOf(scope, id string, a *oeeAgg) OEE {
+// newOEE computes the figure from an aggregate.
+func newOEE(scope, id string, a *aggregate) OEE {
 	te := timeElementsOf(&a.buckets)
 	o := OEE{Scope: scope, ID: id, Machines: a.machines, Time: te,
-		IdealS: oeeSeconds(a.idealNS), PQ: a.pq, GQ: a.gq, SQ: a.pq - a.gq}
+		IdealS: seconds(a.idealNS), PQ: a.pq, GQ: a.gq, SQ: a.pq - a.gq}
 	if a.pru > 0 {
 		o.PRUS = a.pru
 	}
-	o.Availability = oeeRatio(te.APTS, te.PBTS)
-	o.EffectivenessUncapped = oeeRatio(o.IdealS, te.APTS)
+	o.Availability = ratio(te.APTS, te.PBTS)
+	o.EffectivenessUncapped = ratio(o.IdealS, te.APTS)
 	o.EffectivenessCapped = min(o.EffectivenessUncapped, 1)
-	o.Quality = oeeRatio(float64(a.gq), float64(a.pq))
+	o.Quality = ratio(float64(a.gq), float64(a.pq))
 	o.OEEUncapped = o.Availability * o.EffectivenessUncapped * o.Quality
 	o.OEECapped = o.Availability * o.EffectivenessCapped * o.Quality
 	return o
@@ -204,7 +204,7 @@ type DowntimeReason struct {
 	CumulativePct float64 `json:"cumulative_pct"`
 }
 
-func oeeElement(b intervalBucket) string {
+func elementOf(b bucket) string {
 	switch b {
 	case bucketAlarm:
 		return "ADET"
@@ -216,11 +216,11 @@ func oeeElement(b intervalBucket) string {
 	return "ADOT"
 }
 
-// oeePareto sorts the losses by duration (then count, then name) and adds shares.
-func oeePareto(losses map[intervalLossKey]*intervalLoss) []DowntimeReason {
+// pareto sorts the losses by duration (then count, then name) and adds shares.
+func pareto(losses map[lossKey]*loss) []DowntimeReason {
 	type row struct {
-		k intervalLossKey
-		l intervalLoss
+		k lossKey
+		l loss
 	}
 	rows := make([]row, 0, len(losses))
 	var total int64
@@ -235,7 +235,7 @@ func oeePareto(losses map[intervalLossKey]*intervalLoss) []DowntimeReason {
 		if c := cmp.Compare(b.l.count, a.l.count); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(intervalReason(a.k.bucket), intervalReason(b.k.bucket)); c != 0 {
+		if c := cmp.Compare(reasonOf(a.k.bucket), reasonOf(b.k.bucket)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.k.code, b.k.code)
@@ -245,13 +245,13 @@ func oeePareto(losses map[intervalLossKey]*intervalLoss) []DowntimeReason {
 	for _, r := range rows {
 		cum += r.l.ns
 		out = append(out, DowntimeReason{
-			Reason:        intervalReason(r.k.bucket),
+			Reason:        reasonOf(r.k.bucket),
 			Code:          r.k.code,
-			Element:       oeeElement(r.k.bucket),
-			DurationS:     oeeSeconds(r.l.ns),
+			Element:       elementOf(r.k.bucket),
+			DurationS:     seconds(r.l.ns),
 			Count:         r.l.count,
-			SharePct:      100 * oeeRatio(float64(r.l.ns), float64(total)),
-			CumulativePct: 100 * oeeRatio(float64(cum), float64(total)),
+			SharePct:      100 * ratio(float64(r.l.ns), float64(total)),
+			CumulativePct: 100 * ratio(float64(cum), float64(total)),
 		})
 	}
 	return out

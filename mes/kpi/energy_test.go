@@ -1,4 +1,4 @@
-package mes
+package kpi
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pilotline/pilotline/mes/kpi/kpitest"
 )
 
 func TestEnergyDefaultBurBatch(t *testing.T) {
@@ -18,18 +20,18 @@ func TestEnergyDefaultBurBatch(t *testing.T) {
 		{"BUR-{seq:06}", "BUR-000001", ""},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, energyDefaultBurBatch(tt.pattern)(tt.serial), "%s %s", tt.pattern, tt.serial)
+		assert.Equal(t, tt.want, defaultBurBatch(tt.pattern)(tt.serial), "%s %s", tt.pattern, tt.serial)
 	}
 }
 
-func TestComputeKPI_Energy(t *testing.T) {
+func TestCompute_Energy(t *testing.T) {
 	ctx := context.Background()
-	line := kpiTestLine()
+	line := testLine()
 	factor := 0.5*0.1 + 0.5*0.5
 	require.InDelta(t, factor, line.Carbon.KgPerKWh(), 1e-12)
 	const eps = 1e-9
 
-	rep, err := ComputeKPI(ctx, KPIInput{Line: line, Events: newKPIMemStore(oeeScenario()...)}, oeeScenarioQuery())
+	rep, err := Compute(ctx, Input{Line: line, Events: kpitest.NewMemStore(scenario()...)}, scenarioQuery())
 	require.NoError(t, err)
 	e := rep.Energy
 	// 19 jobs of 0.5 kWh and an aborted one of 0.25 kWh on batch B1, one of 0.5 kWh on B2.
@@ -66,10 +68,10 @@ func TestComputeKPI_Energy(t *testing.T) {
 	assert.Equal(t, 0.25, kwh["B1-00006"])
 
 	// A bur's energy adds up over its operations on different machines.
-	events := append(oeeScenario(), kpiCycleEv("M2", kpiAt("12:00"), 1, "B1-00001", 0, 0.75, false))
-	q := oeeScenarioQuery()
+	events := append(scenario(), cycleEv("M2", at("12:00"), 1, "B1-00001", 0, 0.75, false))
+	q := scenarioQuery()
 	q.BurDetail = false
-	rep, err = ComputeKPI(ctx, KPIInput{Line: line, Events: newKPIMemStore(events...),
+	rep, err = Compute(ctx, Input{Line: line, Events: kpitest.NewMemStore(events...),
 		BurBatch: func(string) string { return "ORDER-1" }}, q)
 	require.NoError(t, err)
 	assert.Nil(t, rep.Energy.BurDetail)
@@ -79,7 +81,7 @@ func TestComputeKPI_Energy(t *testing.T) {
 	assert.Equal(t, 21, rep.Energy.Burs)
 
 	q.Machine = "M2"
-	rep, err = ComputeKPI(ctx, KPIInput{Line: line, Events: newKPIMemStore(events...)}, q)
+	rep, err = Compute(ctx, Input{Line: line, Events: kpitest.NewMemStore(events...)}, q)
 	require.NoError(t, err)
 	assert.InDelta(t, 0.75, rep.Energy.TotalKWh, eps, "only the selected machine's jobs")
 	assert.Equal(t, 1, rep.Energy.GoodBurs)

@@ -1,4 +1,4 @@
-package mes
+package booking
 
 import (
 	"bytes"
@@ -11,40 +11,74 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pilotline/pilotline/fixtures"
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi/kpitest"
 )
 
-// MustLineForTest returns the default 25-grinder line.
-func MustLineForTest(tb testing.TB) *LineConfig {
+var bookingT0 = time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+
+func validBooking() *mes.Booking {
+	return &mes.Booking{Org: "acme", RequestedBy: "ana", Product: "500314001001014", Quantity: 1000,
+		QA:            mes.QARequirements{Characteristics: []string{mes.CharHeadDiameter}, Sampling: mes.Sampling{Mode: mes.SamplingAll}},
+		EarliestStart: bookingT0, Deadline: bookingT0.Add(30 * 24 * time.Hour)}
+}
+
+// memCalendar is an in-memory CalendarService for the quote tests.
+type memCalendar struct{ busy []mes.Interval }
+
+func (m *memCalendar) Reserve(context.Context, *mes.Reservation) error {
+	return mes.Errorf(mes.EINTERNAL, "not here")
+}
+func (m *memCalendar) Unreserve(context.Context, string) error {
+	return mes.Errorf(mes.EINTERNAL, "not here")
+}
+func (m *memCalendar) Reservations(context.Context, time.Time, time.Time) ([]*mes.Reservation, error) {
+	return nil, nil
+}
+func (m *memCalendar) Busy(_ context.Context, _ []string, from, to time.Time) ([]mes.Interval, error) {
+	var out []mes.Interval
+	for _, b := range m.busy {
+		if b.Overlaps(mes.Interval{Start: from, End: to}) {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+func hours(h float64) time.Time { return bookingT0.Add(time.Duration(h * float64(time.Hour))) }
+
+// lineForTest returns the default 25-grinder line.
+func lineForTest(tb testing.TB) *mes.LineConfig {
 	tb.Helper()
-	line, err := LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
+	line, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
 	require.NoError(tb, err)
 	return line
 }
 
 // memProducts serves the line's products.
-type memProducts struct{ line *LineConfig }
+type memProducts struct{ line *mes.LineConfig }
 
-func (m memProducts) CreateProduct(context.Context, *Product) error {
-	return Errorf(EINTERNAL, "read-only")
+func (m memProducts) CreateProduct(context.Context, *mes.Product) error {
+	return mes.Errorf(mes.EINTERNAL, "read-only")
 }
-func (m memProducts) FindProduct(_ context.Context, iso string) (*Product, error) {
+func (m memProducts) FindProduct(_ context.Context, iso string) (*mes.Product, error) {
 	if p, ok := m.line.Product(iso); ok {
 		return &p, nil
 	}
-	return nil, Errorf(ENOTFOUND, "no product %s", iso)
+	return nil, mes.Errorf(mes.ENOTFOUND, "no product %s", iso)
 }
-func (m memProducts) ListProducts(context.Context) ([]*Product, error) { return nil, nil }
+func (m memProducts) ListProducts(context.Context) ([]*mes.Product, error) { return nil, nil }
 
 func TestQuoteNominal(t *testing.T) {
-	line := MustLineForTest(t)
+	line := lineForTest(t)
 	now := bookingT0.Add(-time.Hour)
-	cal := &memCalendar{busy: []Interval{{hours(0), hours(30)}}}
+	cal := &memCalendar{busy: []mes.Interval{{Start: hours(0), End: hours(30)}}}
 	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Now: func() time.Time { return now }}
 	b := validBooking()
 
 	got, err := q.Quote(context.Background(), b)
 	require.NoError(t, err)
-	assert.Equal(t, QuoteNominal, got.Basis)
+	assert.Equal(t, mes.QuoteNominal, got.Basis)
 	assert.Contains(t, got.BasisNote, "no production history")
 	// Route: SHK 780 s on 5, HEAD 780/5, FLT 1620 s on 10 grinders, NECK 780/5, QC 90/1.
 	assert.Equal(t, "FLT", got.BottleneckGroup)
@@ -68,27 +102,27 @@ func TestQuoteNominal(t *testing.T) {
 }
 
 func TestQuoteNoWindow(t *testing.T) {
-	line := MustLineForTest(t)
-	cal := &memCalendar{busy: []Interval{{hours(0), hours(24 * 29)}}}
+	line := lineForTest(t)
+	cal := &memCalendar{busy: []mes.Interval{{Start: hours(0), End: hours(24 * 29)}}}
 	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Now: func() time.Time { return bookingT0 }}
 	_, err := q.Quote(context.Background(), validBooking())
-	assert.Equal(t, ECONFLICT, ErrorCode(err))
-	assert.Contains(t, ErrorMessage(err), "no free window")
+	assert.Equal(t, mes.ECONFLICT, mes.ErrorCode(err))
+	assert.Contains(t, mes.ErrorMessage(err), "no free window")
 
 	b := validBooking()
 	b.Deadline = b.EarliestStart.Add(24 * time.Hour)
 	_, err = q.Quote(context.Background(), b)
-	assert.Equal(t, ECONFLICT, ErrorCode(err))
-	assert.Contains(t, ErrorMessage(err), "cannot end by the deadline")
+	assert.Equal(t, mes.ECONFLICT, mes.ErrorCode(err))
+	assert.Contains(t, mes.ErrorMessage(err), "cannot end by the deadline")
 
 	b = validBooking()
 	b.Product = "500314001001099"
 	_, err = q.Quote(context.Background(), b)
-	assert.Equal(t, EINVALID, ErrorCode(err))
+	assert.Equal(t, mes.EINVALID, mes.ErrorCode(err))
 }
 
 func TestQuoteMeasured(t *testing.T) {
-	line, store := kpiBenchData(t)
+	line, store := kpitest.Month(t)
 	now := time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
 	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: &memCalendar{}, Events: store,
 		Location: time.UTC, Now: func() time.Time { return now }}
@@ -97,7 +131,7 @@ func TestQuoteMeasured(t *testing.T) {
 
 	got, err := q.Quote(context.Background(), b)
 	require.NoError(t, err)
-	assert.Equal(t, QuoteMeasured, got.Basis)
+	assert.Equal(t, mes.QuoteMeasured, got.Basis)
 	assert.Equal(t, now.Add(-DefaultQuoteLookback), got.BasisFrom)
 	assert.Greater(t, got.Departures, 3000, "a week at one bur per 180 s")
 	assert.InDelta(t, 180, got.MeasuredTaktS, 20)
@@ -111,13 +145,13 @@ func TestQuoteMeasured(t *testing.T) {
 	assert.NotEqual(t, nominal.IntervalS, got.IntervalS, "history changes the quote")
 
 	// The basis is cached: an empty store now would not change the quote.
-	q.Events = newKPIMemStore()
+	q.Events = kpitest.NewMemStore()
 	again, err := q.Quote(context.Background(), b)
 	require.NoError(t, err)
 	assert.Equal(t, got.IntervalS, again.IntervalS)
 	q.ResetBasis()
 	again, err = q.Quote(context.Background(), b)
 	require.NoError(t, err)
-	assert.Equal(t, QuoteNominal, again.Basis)
+	assert.Equal(t, mes.QuoteNominal, again.Basis)
 	assert.Contains(t, again.BasisNote, "0 burs left the line")
 }

@@ -1,9 +1,11 @@
-package mes
+package kpi
 
 import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/pilotline/pilotline/mes"
 )
 
 // TaktDefaultLastN is the rolling window of the actual takt when a query does not set one.
@@ -34,13 +36,13 @@ type TaktReport struct {
 	WithinTarget int     `json:"within_target"` // of those, how many were ≤ target
 }
 
-// taktTarget computes the target takt for the batches as of asOf.
-func taktTarget(line *LineConfig, batches []*Batch, asOf time.Time, loc *time.Location) (r TaktReport) {
+// targetTakt computes the target takt for the batches as of asOf.
+func targetTakt(line *mes.LineConfig, batches []*mes.Batch, asOf time.Time, loc *time.Location) (r TaktReport) {
 	r.TargetS, r.TargetSource = line.TaktS, "config"
 	var rate float64 // burs per second
 	demand := 0
 	for _, b := range batches {
-		if b == nil || (b.State != BatchRunning && b.State != BatchReleased) || b.PlannedEnd.IsZero() {
+		if b == nil || (b.State != mes.BatchRunning && b.State != mes.BatchReleased) || b.PlannedEnd.IsZero() {
 			continue
 		}
 		done := b.Completed
@@ -56,11 +58,11 @@ func taktTarget(line *LineConfig, batches []*Batch, asOf time.Time, loc *time.Lo
 			continue
 		}
 		end := b.PlannedEnd
-		if end.Sub(start) > kpiMaxRange {
-			end = start.Add(kpiMaxRange)
+		if end.Sub(start) > maxRange {
+			end = start.Add(maxRange)
 		}
-		cal := newIntervalCalendar(line.Shifts, start, end, loc, "")
-		avail := oeeSeconds(cal.workingNS())
+		cal := newCalendar(line.Shifts, start, end, loc, "")
+		avail := seconds(cal.workingNS())
 		if avail <= 0 {
 			continue
 		}
@@ -76,8 +78,8 @@ func taktTarget(line *LineConfig, batches []*Batch, asOf time.Time, loc *time.Lo
 	return r
 }
 
-// taktActual fills the actual takt from the departure times (ns, any order).
-func taktActual(r *TaktReport, departures []int64, lastN int) {
+// actualTakt fills the actual takt from the departure times (ns, any order).
+func actualTakt(r *TaktReport, departures []int64, lastN int) {
 	slices.Sort(departures)
 	r.Departures = len(departures)
 	r.LastN = lastN
@@ -85,12 +87,12 @@ func taktActual(r *TaktReport, departures []int64, lastN int) {
 		return
 	}
 	n := len(departures) - 1
-	r.LastS = oeeSeconds(departures[n] - departures[n-1])
-	r.PeriodMeanS = oeeSeconds(departures[n]-departures[0]) / float64(n)
+	r.LastS = seconds(departures[n] - departures[n-1])
+	r.PeriodMeanS = seconds(departures[n]-departures[0]) / float64(n)
 	first := max(1, len(departures)-lastN)
 	var sum float64
 	for i := first; i < len(departures); i++ {
-		d := oeeSeconds(departures[i] - departures[i-1])
+		d := seconds(departures[i] - departures[i-1])
 		sum += d
 		if d <= r.TargetS {
 			r.WithinTarget++
@@ -125,8 +127,8 @@ type CycleReport struct {
 	Machines   []CycleStats `json:"machines"`
 }
 
-// taktPercentile is the nearest-rank percentile of sorted values.
-func taktPercentile(sorted []float64, p float64) float64 {
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
@@ -134,8 +136,8 @@ func taktPercentile(sorted []float64, p float64) float64 {
 	return sorted[min(max(k, 0), len(sorted)-1)]
 }
 
-// taktCycleStats fills the statistics from the cycle times in seconds (reordered in place).
-func taktCycleStats(s *CycleStats, times []float64) {
+// fillCycleStats fills the statistics from the cycle times in seconds (reordered in place).
+func fillCycleStats(s *CycleStats, times []float64) {
 	s.N = len(times)
 	if len(times) == 0 {
 		return
@@ -146,7 +148,7 @@ func taktCycleStats(s *CycleStats, times []float64) {
 		sum += v
 	}
 	s.MeanS = sum / float64(len(times))
-	s.P50S = taktPercentile(times, 50)
-	s.P95S = taktPercentile(times, 95)
+	s.P50S = percentile(times, 50)
+	s.P95S = percentile(times, 95)
 	s.MinS, s.MaxS = times[0], times[len(times)-1]
 }

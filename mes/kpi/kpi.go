@@ -1,28 +1,30 @@
-package mes
+package kpi
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/pilotline/pilotline/mes"
 )
 
-// kpiMaxRange is the longest period a KPI query may cover.
-const kpiMaxRange = 400 * 24 * time.Hour
+// maxRange is the longest period a KPI query may cover.
+const maxRange = 400 * 24 * time.Hour
 
-// kpiLookbacks are the windows read before From, shortest first, to learn
+// lookbacks are the windows read before From, shortest first, to learn
 // the state every machine carries into the period. A longer one is read
 // only while some machine's state is still unknown.
-var kpiLookbacks = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 35 * 24 * time.Hour}
+var lookbacks = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 35 * 24 * time.Hour}
 
-// kpiTimelineKinds are the events the state timeline is built from.
-var kpiTimelineKinds = []EventKind{EventState, EventCommLost, EventCommRestored, EventAlarmRaised, EventAlarmCleared}
+// timelineKinds are the events the state timeline is built from.
+var timelineKinds = []mes.EventKind{mes.EventState, mes.EventCommLost, mes.EventCommRestored, mes.EventAlarmRaised, mes.EventAlarmCleared}
 
-// kpiPeriodKinds are the events read for the period itself.
-var kpiPeriodKinds = []EventKind{EventState, EventCommLost, EventCommRestored, EventAlarmRaised, EventAlarmCleared,
-	EventCycle, EventMeasurement}
+// periodKinds are the events read for the period itself.
+var periodKinds = []mes.EventKind{mes.EventState, mes.EventCommLost, mes.EventCommRestored, mes.EventAlarmRaised, mes.EventAlarmCleared,
+	mes.EventCycle, mes.EventMeasurement}
 
-// KPIQuery selects what ComputeKPI reports on.
-type KPIQuery struct {
+// Query selects what Compute reports on.
+type Query struct {
 	From     time.Time      // inclusive, required
 	To       time.Time      // exclusive; To − From at most 400 days
 	Machine  string         // optional: one machine's OEE, cycle times, downtime and energy
@@ -34,20 +36,20 @@ type KPIQuery struct {
 	BurDetail bool
 }
 
-// KPIInput is what the KPIs are computed from.
-type KPIInput struct {
-	Line    *LineConfig
-	Events  EventStore
-	Batches []*Batch // released and running batches: the demand behind the target takt
+// Input is what the KPIs are computed from.
+type Input struct {
+	Line    *mes.LineConfig
+	Events  mes.EventStore
+	Batches []*mes.Batch // released and running batches: the demand behind the target takt
 	// BurBatch maps a bur serial to its batch id. Nil derives the batch from
-	// the line's serial pattern (see energyDefaultBurBatch).
+	// the line's serial pattern (see defaultBurBatch).
 	BurBatch func(serial string) string
 }
 
-// KPIReport is the line's takt, cycle times, OEE, downtime Pareto, energy
+// Report is the line's takt, cycle times, OEE, downtime Pareto, energy
 // and carbon for a period. Times are in seconds (_s), energy in kWh, carbon
 // in kg CO2e.
-type KPIReport struct {
+type Report struct {
 	From     time.Time        `json:"from"`
 	To       time.Time        `json:"to"`
 	Machine  string           `json:"machine,omitempty"`
@@ -62,44 +64,44 @@ type KPIReport struct {
 	Energy   EnergyReport     `json:"energy"`
 }
 
-// kpiMachine is one machine of the line during a computation.
-type kpiMachine struct {
-	Machine
+// lineMachine is one machine of the line during a computation.
+type lineMachine struct {
+	mes.Machine
 	selected bool
-	recs     []intervalRecord
+	recs     []record
 	sorted   bool
-	carry    intervalMachine
+	carry    timeline
 }
 
-func (m *kpiMachine) add(r intervalRecord) {
-	if n := len(m.recs); n > 0 && intervalLess(&r, &m.recs[n-1]) {
+func (m *lineMachine) add(r record) {
+	if n := len(m.recs); n > 0 && recordLess(&r, &m.recs[n-1]) {
 		m.sorted = false
 	}
 	m.recs = append(m.recs, r)
 }
 
-// kpiCycle is a job read for the period.
-type kpiCycle struct {
+// job is a job read for the period.
+type job struct {
 	m int
 	t int64
-	c *Cycle
+	c *mes.Cycle
 }
 
-// kpiMeasurement is an inspection result read for the period.
-type kpiMeasurement struct {
+// inspection is an inspection result read for the period.
+type inspection struct {
 	m      int
 	t      int64
 	serial string
 	pass   bool
 }
 
-// kpiSeqKey identifies a cycle or measurement the way MachineEvent.Key does.
-type kpiSeqKey struct {
+// seqKey identifies a cycle or measurement the way MachineEvent.Key does.
+type seqKey struct {
 	m   int
 	seq uint64
 }
 
-// ComputeKPI computes the KPIs for q from the stored events, reading the
+// Compute computes the KPIs for q from the stored events, reading the
 // period once (plus a short window before From to learn the state each
 // machine carries in).
 //
@@ -110,9 +112,9 @@ type kpiSeqKey struct {
 // Errors: EINVALID (no line or store, To ≤ From, a period over 400 days,
 // LastN < 0, unknown machine, group or shift, machine not in group),
 // EINTERNAL (reading the store), or the context's error.
-func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error) {
+func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 	line := in.Line
-	if err := kpiValidate(in, q); err != nil {
+	if err := validate(in, q); err != nil {
 		return nil, err
 	}
 	loc := q.Location
@@ -125,33 +127,33 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 	}
 	burBatch := in.BurBatch
 	if burBatch == nil {
-		burBatch = energyDefaultBurBatch(line.SerialPattern)
+		burBatch = defaultBurBatch(line.SerialPattern)
 	}
-	cal := newIntervalCalendar(line.Shifts, q.From, q.To, loc, q.Shift)
+	cal := newCalendar(line.Shifts, q.From, q.To, loc, q.Shift)
 
-	machines := make([]kpiMachine, len(line.Machines))
+	machines := make([]lineMachine, len(line.Machines))
 	index := make(map[string]int, len(machines))
 	for i, m := range line.Machines {
-		machines[i] = kpiMachine{Machine: m, sorted: true,
+		machines[i] = lineMachine{Machine: m, sorted: true,
 			selected: (q.Machine == "" || q.Machine == m.ID) && (q.Group == "" || q.Group == m.Group)}
 		index[m.ID] = i
 	}
 
-	rep := &KPIReport{From: q.From, To: q.To, Machine: q.Machine, Group: q.Group, Shift: q.Shift,
-		PeriodS: oeeSeconds(q.To.UnixNano() - q.From.UnixNano())}
+	rep := &Report{From: q.From, To: q.To, Machine: q.Machine, Group: q.Group, Shift: q.Shift,
+		PeriodS: seconds(q.To.UnixNano() - q.From.UnixNano())}
 
-	codes := newIntervalCodes()
-	n, err := kpiCarryIn(ctx, in.Events, machines, index, q.From, codes)
+	codes := newAlarmCodes()
+	n, err := carryIn(ctx, in.Events, machines, index, q.From, codes)
 	rep.Events += n
 	if err != nil {
 		return nil, err
 	}
 
 	// The single pass over the period.
-	var cycles []kpiCycle
-	var meas []kpiMeasurement
-	var measEvents []*Measurement
-	for ev, err := range in.Events.Events(ctx, EventFilter{From: q.From, To: q.To, Kinds: kpiPeriodKinds}) {
+	var cycles []job
+	var meas []inspection
+	var measEvents []*mes.Measurement
+	for ev, err := range in.Events.Events(ctx, mes.EventFilter{From: q.From, To: q.To, Kinds: periodKinds}) {
 		if err != nil {
 			return nil, fmt.Errorf("kpi: read events: %w", err)
 		}
@@ -168,17 +170,17 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 			continue // a store that filters loosely must not widen the period
 		}
 		switch ev.Kind {
-		case EventCycle:
+		case mes.EventCycle:
 			if ev.Cycle != nil {
-				cycles = append(cycles, kpiCycle{m: mi, t: t, c: ev.Cycle})
+				cycles = append(cycles, job{m: mi, t: t, c: ev.Cycle})
 			}
-		case EventMeasurement:
+		case mes.EventMeasurement:
 			if ev.Measurement != nil {
-				meas = append(meas, kpiMeasurement{m: mi, t: t, serial: ev.Measurement.Serial})
+				meas = append(meas, inspection{m: mi, t: t, serial: ev.Measurement.Serial})
 				measEvents = append(measEvents, ev.Measurement)
 			}
 		default:
-			if r, ok := intervalRecordOf(&ev, codes); ok {
+			if r, ok := recordOf(&ev, codes); ok {
 				machines[mi].add(r)
 			}
 		}
@@ -188,41 +190,41 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 	}
 
 	// Inspection verdicts: the latest measurement of a serial decides.
-	products := kpiProducts(in)
-	verdict := map[string]kpiVerdict{}
-	seenMeas := make(map[kpiSeqKey]struct{}, len(meas))
+	products := productLookup(in)
+	verdicts := map[string]verdict{}
+	seenMeas := make(map[seqKey]struct{}, len(meas))
 	uniq := meas[:0]
 	for i := range meas {
 		mm := &meas[i]
-		k := kpiSeqKey{mm.m, measEvents[i].Seq}
+		k := seqKey{mm.m, measEvents[i].Seq}
 		if _, dup := seenMeas[k]; dup {
 			continue
 		}
 		seenMeas[k] = struct{}{}
-		mm.pass = kpiJudge(products(mm.serial, burBatch), measEvents[i].Values)
-		if v, ok := verdict[mm.serial]; !ok || mm.t >= v.t {
-			verdict[mm.serial] = kpiVerdict{t: mm.t, pass: mm.pass}
+		mm.pass = judge(products(mm.serial, burBatch), measEvents[i].Values)
+		if v, ok := verdicts[mm.serial]; !ok || mm.t >= v.t {
+			verdicts[mm.serial] = verdict{t: mm.t, pass: mm.pass}
 		}
 		uniq = append(uniq, *mm)
 	}
 	meas = uniq
 	status := func(serial string) (bool, bool) {
-		v, ok := verdict[serial]
+		v, ok := verdicts[serial]
 		return v.pass, ok
 	}
 
 	// Time elements and losses per machine.
-	aggs := make([]oeeAgg, len(machines))
-	losses := map[intervalLossKey]*intervalLoss{}
+	aggs := make([]aggregate, len(machines))
+	losses := map[lossKey]*loss{}
 	for i := range machines {
 		m := &machines[i]
 		if !m.selected {
 			continue
 		}
 		if !m.sorted {
-			intervalSort(m.recs)
+			sortRecords(m.recs)
 		}
-		res := intervalSweep(&cal, m.recs, &m.carry, codes)
+		res := sweep(&cal, m.recs, &m.carry, codes)
 		aggs[i].buckets = res.buckets
 		aggs[i].machines = 1
 		for k, l := range res.losses {
@@ -234,25 +236,25 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 			}
 		}
 	}
-	rep.Downtime = oeePareto(losses)
+	rep.Downtime = pareto(losses)
 
 	// Jobs: produced quantity, cycle times, energy.
-	ideal := kpiIdealTimes(line)
+	ideal := newIdealTimes(line)
 	inWindow := func(t int64) bool { return q.Shift == "" || cal.scheduled(t) }
-	seenCycle := make(map[kpiSeqKey]struct{}, len(cycles))
+	seenCycle := make(map[seqKey]struct{}, len(cycles))
 	machineTimes := make([][]float64, len(machines))
 	aborted := make([]int, len(machines))
-	burs := map[string]*energyBur{}
+	burs := map[string]*burTally{}
 	lineScrap := 0
 	for _, c := range cycles {
-		k := kpiSeqKey{c.m, c.c.Seq}
+		k := seqKey{c.m, c.c.Seq}
 		if _, dup := seenCycle[k]; dup {
 			continue
 		}
 		seenCycle[k] = struct{}{}
 		m := &machines[c.m]
 		working := cal.working(c.t)
-		if working && c.c.Aborted && m.Kind != KindInspection {
+		if working && c.c.Aborted && m.Kind != mes.KindInspection {
 			lineScrap++
 		}
 		if !m.selected {
@@ -264,10 +266,10 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 			} else {
 				machineTimes[c.m] = append(machineTimes[c.m], c.c.CycleTime().Seconds())
 			}
-			if c.c.Serial != "" && m.Kind != KindInspection {
+			if c.c.Serial != "" && m.Kind != mes.KindInspection {
 				b := burs[c.c.Serial]
 				if b == nil {
-					b = &energyBur{}
+					b = &burTally{}
 					burs[c.c.Serial] = b
 				}
 				b.kwh += c.c.EnergyKWh
@@ -275,7 +277,7 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 				b.aborted = b.aborted || c.c.Aborted
 			}
 		}
-		if working && m.Kind != KindInspection {
+		if working && m.Kind != mes.KindInspection {
 			a := &aggs[c.m]
 			a.pq++
 			a.addIdeal(ideal.of(m.Group, c.c.Program))
@@ -290,7 +292,7 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 	linePQ, lineGQ := lineScrap, 0
 	for _, mm := range meas {
 		m := &machines[mm.m]
-		if m.Kind != KindInspection {
+		if m.Kind != mes.KindInspection {
 			continue
 		}
 		if inWindow(mm.t) {
@@ -313,36 +315,36 @@ func ComputeKPI(ctx context.Context, in KPIInput, q KPIQuery) (*KPIReport, error
 		}
 	}
 
-	rep.Takt = taktTarget(line, in.Batches, q.To, loc)
-	taktActual(&rep.Takt, departures, lastN)
-	rep.Cycles = kpiCycleReport(line, machines, machineTimes, aborted, ideal)
-	rep.OEE = kpiOEEReport(line, machines, aggs, q, linePQ, lineGQ)
-	rep.Energy = energyReport(line.Carbon.KgPerKWh(), burs, burBatch, status, q.BurDetail)
+	rep.Takt = targetTakt(line, in.Batches, q.To, loc)
+	actualTakt(&rep.Takt, departures, lastN)
+	rep.Cycles = cycleReportOf(line, machines, machineTimes, aborted, ideal)
+	rep.OEE = oeeReportOf(line, machines, aggs, q, linePQ, lineGQ)
+	rep.Energy = reportEnergy(line.Carbon.KgPerKWh(), burs, burBatch, status, q.BurDetail)
 	return rep, nil
 }
 
-// kpiValidate checks the input and the query.
-func kpiValidate(in KPIInput, q KPIQuery) error {
+// validate checks the input and the query.
+func validate(in Input, q Query) error {
 	if in.Line == nil || in.Events == nil {
-		return Errorf(EINVALID, "kpi: a line configuration and an event store are required")
+		return mes.Errorf(mes.EINVALID, "kpi: a line configuration and an event store are required")
 	}
 	switch {
 	case q.From.IsZero() || q.To.IsZero():
-		return Errorf(EINVALID, "kpi: from and to are required")
+		return mes.Errorf(mes.EINVALID, "kpi: from and to are required")
 	case !q.To.After(q.From):
-		return Errorf(EINVALID, "kpi: to (%s) must be after from (%s)", q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
-	case q.To.Sub(q.From) > kpiMaxRange:
-		return Errorf(EINVALID, "kpi: period of %s exceeds the maximum of 400 days", q.To.Sub(q.From).Round(time.Hour))
+		return mes.Errorf(mes.EINVALID, "kpi: to (%s) must be after from (%s)", q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+	case q.To.Sub(q.From) > maxRange:
+		return mes.Errorf(mes.EINVALID, "kpi: period of %s exceeds the maximum of 400 days", q.To.Sub(q.From).Round(time.Hour))
 	case q.LastN < 0:
-		return Errorf(EINVALID, "kpi: last_n must be ≥ 0, got %d", q.LastN)
+		return mes.Errorf(mes.EINVALID, "kpi: last_n must be ≥ 0, got %d", q.LastN)
 	}
 	if q.Machine != "" {
 		m, ok := in.Line.Machine(q.Machine)
 		if !ok {
-			return Errorf(EINVALID, "kpi: unknown machine %q", q.Machine)
+			return mes.Errorf(mes.EINVALID, "kpi: unknown machine %q", q.Machine)
 		}
 		if q.Group != "" && m.Group != q.Group {
-			return Errorf(EINVALID, "kpi: machine %q is not in group %q", q.Machine, q.Group)
+			return mes.Errorf(mes.EINVALID, "kpi: machine %q is not in group %q", q.Machine, q.Group)
 		}
 	}
 	if q.Group != "" {
@@ -351,7 +353,7 @@ func kpiValidate(in KPIInput, q KPIQuery) error {
 			found = found || g.ID == q.Group
 		}
 		if !found {
-			return Errorf(EINVALID, "kpi: unknown group %q", q.Group)
+			return mes.Errorf(mes.EINVALID, "kpi: unknown group %q", q.Group)
 		}
 	}
 	if q.Shift != "" {
@@ -360,21 +362,21 @@ func kpiValidate(in KPIInput, q KPIQuery) error {
 			found = found || s.Name == q.Shift
 		}
 		if !found {
-			return Errorf(EINVALID, "kpi: unknown shift %q", q.Shift)
+			return mes.Errorf(mes.EINVALID, "kpi: unknown shift %q", q.Shift)
 		}
 	}
 	return nil
 }
 
-// kpiCarryIn learns the state, communication status and active alarms each
+// carryIn learns the state, communication status and active alarms each
 // machine has at from, reading ever longer windows before it until every
 // machine's state is known or the longest window is read. It returns the
 // number of events read.
-func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, index map[string]int, from time.Time, codes *intervalCodes) (int, error) {
+func carryIn(ctx context.Context, store mes.EventStore, machines []lineMachine, index map[string]int, from time.Time, codes *alarmCodes) (int, error) {
 	read := 0
-	for _, lb := range kpiLookbacks {
-		recs := make([][]intervalRecord, len(machines))
-		for ev, err := range store.Events(ctx, EventFilter{From: from.Add(-lb), To: from, Kinds: kpiTimelineKinds}) {
+	for _, lb := range lookbacks {
+		recs := make([][]record, len(machines))
+		for ev, err := range store.Events(ctx, mes.EventFilter{From: from.Add(-lb), To: from, Kinds: timelineKinds}) {
 			if err != nil {
 				return read, fmt.Errorf("kpi: read events before the period: %w", err)
 			}
@@ -383,7 +385,7 @@ func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, in
 			if !ok || !ev.SourceTime.Before(from) {
 				continue
 			}
-			if r, ok := intervalRecordOf(&ev, codes); ok {
+			if r, ok := recordOf(&ev, codes); ok {
 				recs[mi] = append(recs[mi], r)
 			}
 		}
@@ -392,8 +394,8 @@ func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, in
 		}
 		known := true
 		for i := range machines {
-			intervalSort(recs[i])
-			m := intervalMachine{}
+			sortRecords(recs[i])
+			m := timeline{}
 			for j := range recs[i] {
 				m.apply(&recs[i][j])
 			}
@@ -407,30 +409,30 @@ func kpiCarryIn(ctx context.Context, store EventStore, machines []kpiMachine, in
 	return read, nil
 }
 
-// kpiVerdict is the latest inspection result of a serial.
-type kpiVerdict struct {
+// verdict is the latest inspection result of a serial.
+type verdict struct {
 	t    int64
 	pass bool
 }
 
-// kpiProducts returns how to find the product of a serial: through its
+// productLookup returns how to find the product of a serial: through its
 // batch, or the line's only product. Nil when neither tells.
-func kpiProducts(in KPIInput) func(serial string, burBatch func(string) string) *Product {
+func productLookup(in Input) func(serial string, burBatch func(string) string) *mes.Product {
 	batches := map[string]string{}
 	for _, b := range in.Batches {
 		if b != nil {
 			batches[b.ID] = b.Product
 		}
 	}
-	byISO := map[string]*Product{}
+	byISO := map[string]*mes.Product{}
 	for i := range in.Line.Products {
 		byISO[in.Line.Products[i].ISO] = &in.Line.Products[i]
 	}
-	var only *Product
+	var only *mes.Product
 	if len(in.Line.Products) == 1 {
 		only = &in.Line.Products[0]
 	}
-	return func(serial string, burBatch func(string) string) *Product {
+	return func(serial string, burBatch func(string) string) *mes.Product {
 		if iso, ok := batches[burBatch(serial)]; ok && byISO[iso] != nil {
 			return byISO[iso]
 		}
@@ -438,10 +440,10 @@ func kpiProducts(in KPIInput) func(serial string, burBatch func(string) string) 
 	}
 }
 
-// kpiJudge reports whether values meet every tolerance of p; a toleranced
+// judge reports whether values meet every tolerance of p; a toleranced
 // characteristic missing from the values fails. Without a product nothing
 // can be held against the bur: it passes.
-func kpiJudge(p *Product, values map[string]float64) bool {
+func judge(p *mes.Product, values map[string]float64) bool {
 	if p == nil {
 		return true
 	}
@@ -454,14 +456,14 @@ func kpiJudge(p *Product, values map[string]float64) bool {
 	return true
 }
 
-// kpiIdeal holds the ISO 22400 PRU (ideal cycle time) of each group's operations.
-type kpiIdeal struct {
+// idealTimes holds the ISO 22400 PRU (ideal cycle time) of each group's operations.
+type idealTimes struct {
 	byProgram map[string]map[string]float64 // group → program → seconds
-	byGroup   map[string]Operation          // group → first operation found in the products' routes
+	byGroup   map[string]mes.Operation      // group → first operation found in the products' routes
 }
 
-func kpiIdealTimes(line *LineConfig) kpiIdeal {
-	k := kpiIdeal{byProgram: map[string]map[string]float64{}, byGroup: map[string]Operation{}}
+func newIdealTimes(line *mes.LineConfig) idealTimes {
+	k := idealTimes{byProgram: map[string]map[string]float64{}, byGroup: map[string]mes.Operation{}}
 	for _, p := range line.Products {
 		for _, op := range p.Route {
 			if k.byProgram[op.Group] == nil {
@@ -480,15 +482,15 @@ func kpiIdealTimes(line *LineConfig) kpiIdeal {
 
 // of is the PRU of a job of program on a machine of group: the operation
 // running that program, else the group's first operation.
-func (k kpiIdeal) of(group, program string) float64 {
+func (k idealTimes) of(group, program string) float64 {
 	if s, ok := k.byProgram[group][program]; ok {
 		return s
 	}
 	return k.byGroup[group].IdealCycleS
 }
 
-// kpiCycleReport assembles the cycle-time statistics in configuration order.
-func kpiCycleReport(line *LineConfig, machines []kpiMachine, times [][]float64, aborted []int, ideal kpiIdeal) CycleReport {
+// cycleReportOf assembles the cycle-time statistics in configuration order.
+func cycleReportOf(line *mes.LineConfig, machines []lineMachine, times [][]float64, aborted []int, ideal idealTimes) CycleReport {
 	r := CycleReport{Operations: []CycleStats{}, Machines: []CycleStats{}}
 	for _, g := range line.Groups {
 		var all []float64
@@ -505,7 +507,7 @@ func kpiCycleReport(line *LineConfig, machines []kpiMachine, times [][]float64, 
 		}
 		op := ideal.byGroup[g.ID]
 		s := CycleStats{Group: g.ID, Operation: op.Number, Name: op.Name, IdealS: op.IdealCycleS, Aborted: ab}
-		taktCycleStats(&s, all)
+		fillCycleStats(&s, all)
 		r.Operations = append(r.Operations, s)
 	}
 	for i := range machines {
@@ -515,18 +517,18 @@ func kpiCycleReport(line *LineConfig, machines []kpiMachine, times [][]float64, 
 		}
 		op := ideal.byGroup[m.Group]
 		s := CycleStats{Group: m.Group, Operation: op.Number, Name: op.Name, Machine: m.ID, IdealS: op.IdealCycleS, Aborted: aborted[i]}
-		taktCycleStats(&s, times[i])
+		fillCycleStats(&s, times[i])
 		r.Machines = append(r.Machines, s)
 	}
 	return r
 }
 
-// kpiOEEReport assembles OEE per machine, group and line in configuration order.
-func kpiOEEReport(line *LineConfig, machines []kpiMachine, aggs []oeeAgg, q KPIQuery, linePQ, lineGQ int) OEEReport {
+// oeeReportOf assembles OEE per machine, group and line in configuration order.
+func oeeReportOf(line *mes.LineConfig, machines []lineMachine, aggs []aggregate, q Query, linePQ, lineGQ int) OEEReport {
 	r := OEEReport{Groups: []OEE{}, Machines: []OEE{}}
-	var all oeeAgg
+	var all aggregate
 	for _, g := range line.Groups {
-		var ga oeeAgg
+		var ga aggregate
 		for i := range machines {
 			if machines[i].Group == g.ID && machines[i].selected {
 				ga.merge(&aggs[i])
@@ -535,17 +537,17 @@ func kpiOEEReport(line *LineConfig, machines []kpiMachine, aggs []oeeAgg, q KPIQ
 		if ga.machines == 0 {
 			continue
 		}
-		r.Groups = append(r.Groups, oeeOf("group", g.ID, &ga))
+		r.Groups = append(r.Groups, newOEE("group", g.ID, &ga))
 		all.merge(&ga)
 	}
 	for i := range machines {
 		if machines[i].selected {
-			r.Machines = append(r.Machines, oeeOf("machine", machines[i].ID, &aggs[i]))
+			r.Machines = append(r.Machines, newOEE("machine", machines[i].ID, &aggs[i]))
 		}
 	}
 	if q.Machine == "" && q.Group == "" {
 		all.pq, all.gq = linePQ, lineGQ
-		o := oeeOf("line", line.Name, &all)
+		o := newOEE("line", line.Name, &all)
 		r.Line = &o
 	}
 	return r

@@ -1,4 +1,4 @@
-package mes
+package kpi
 
 import (
 	"cmp"
@@ -25,7 +25,7 @@ type EnergyReport struct {
 	KWhPerGoodBur    float64       `json:"kwh_per_good_bur"` // all energy, scrap's included, over good burs
 	KgCO2ePerGoodBur float64       `json:"kg_co2e_per_good_bur"`
 	Batches          []BatchEnergy `json:"batches"`
-	BurDetail        []BurEnergy   `json:"bur_detail,omitempty"` // when KPIQuery.BurDetail
+	BurDetail        []BurEnergy   `json:"bur_detail,omitempty"` // when Query.BurDetail
 }
 
 // BatchEnergy is the energy and carbon of one batch's burs in the period.
@@ -53,24 +53,24 @@ type BurEnergy struct {
 
 // Bur statuses in BurEnergy.
 const (
-	energyGood      = "good"
-	energyFailed    = "failed"
-	energyScrap     = "scrap"
-	energyInProcess = "in_process"
+	statusGood      = "good"
+	statusFailed    = "failed"
+	statusScrap     = "scrap"
+	statusInProcess = "in_process"
 )
 
-// energyBur accumulates one bur.
-type energyBur struct {
+// burTally accumulates one bur.
+type burTally struct {
 	kwh     float64
 	jobs    int
 	aborted bool
 }
 
-// energyDefaultBurBatch derives a bur's batch from the line's serial
+// defaultBurBatch derives a bur's batch from the line's serial
 // pattern when it starts with "{batch}" followed by a literal separator,
 // as the default "{batch}-{seq:05}" does: the batch is everything before
 // the last separator. Other patterns give "".
-func energyDefaultBurBatch(pattern string) func(string) string {
+func defaultBurBatch(pattern string) func(string) string {
 	rest, ok := strings.CutPrefix(pattern, "{batch}")
 	if !ok {
 		return func(string) string { return "" }
@@ -87,22 +87,22 @@ func energyDefaultBurBatch(pattern string) func(string) string {
 	}
 }
 
-// energyReport builds the report. status gives the inspection verdict of a
+// reportEnergy builds the report. status gives the inspection verdict of a
 // serial: true/false when measured, ok=false when not (yet).
-func energyReport(factor float64, burs map[string]*energyBur, burBatch func(string) string,
+func reportEnergy(factor float64, burs map[string]*burTally, burBatch func(string) string,
 	status func(string) (pass, ok bool), detail bool) EnergyReport {
 	r := EnergyReport{KgCO2ePerKWh: factor}
 	batches := map[string]*BatchEnergy{}
 	for serial, b := range burs {
-		st := energyInProcess
+		st := statusInProcess
 		if pass, ok := status(serial); ok {
-			st = energyFailed
+			st = statusFailed
 			if pass {
-				st = energyGood
+				st = statusGood
 			}
 		}
-		if b.aborted && st != energyGood {
-			st = energyScrap
+		if b.aborted && st != statusGood {
+			st = statusScrap
 		}
 		batch := burBatch(serial)
 		be := batches[batch]
@@ -114,7 +114,7 @@ func energyReport(factor float64, burs map[string]*energyBur, burBatch func(stri
 		be.KWh += b.kwh
 		r.Burs++
 		r.TotalKWh += b.kwh
-		if st == energyGood {
+		if st == statusGood {
 			be.GoodBurs++
 			r.GoodBurs++
 		}
@@ -124,16 +124,16 @@ func energyReport(factor float64, burs map[string]*energyBur, burBatch func(stri
 		}
 	}
 	r.TotalKgCO2e = r.TotalKWh * factor
-	r.KWhPerBur = oeeRatio(r.TotalKWh, float64(r.Burs))
+	r.KWhPerBur = ratio(r.TotalKWh, float64(r.Burs))
 	r.KgCO2ePerBur = r.KWhPerBur * factor
-	r.KWhPerGoodBur = oeeRatio(r.TotalKWh, float64(r.GoodBurs))
+	r.KWhPerGoodBur = ratio(r.TotalKWh, float64(r.GoodBurs))
 	r.KgCO2ePerGoodBur = r.KWhPerGoodBur * factor
 	r.Batches = make([]BatchEnergy, 0, len(batches))
 	for _, be := range batches {
 		be.KgCO2e = be.KWh * factor
-		be.KWhPerBur = oeeRatio(be.KWh, float64(be.Burs))
+		be.KWhPerBur = ratio(be.KWh, float64(be.Burs))
 		be.KgCO2ePerBur = be.KWhPerBur * factor
-		be.KWhPerGoodBur = oeeRatio(be.KWh, float64(be.GoodBurs))
+		be.KWhPerGoodBur = ratio(be.KWh, float64(be.GoodBurs))
 		be.KgCO2ePerGoodBur = be.KWhPerGoodBur * factor
 		r.Batches = append(r.Batches, *be)
 	}

@@ -1,4 +1,4 @@
-package mes
+package kpi
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi/kpitest"
 )
 
 func TestTaktPercentileAndStats(t *testing.T) {
@@ -33,7 +36,7 @@ func TestTaktPercentileAndStats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s CycleStats
-			taktCycleStats(&s, tt.times)
+			fillCycleStats(&s, tt.times)
 			assert.Equal(t, CycleStats{N: tt.n, MeanS: tt.mean, P50S: tt.p50, P95S: tt.p95, MinS: tt.minS, MaxS: tt.maxS}, s)
 		})
 	}
@@ -43,7 +46,7 @@ func TestTaktActual(t *testing.T) {
 	sec := func(v ...int) []int64 {
 		var out []int64
 		for _, x := range v {
-			out = append(out, kpiTestDay.Add(time.Duration(x)*time.Second).UnixNano())
+			out = append(out, testDay.Add(time.Duration(x)*time.Second).UnixNano())
 		}
 		return out
 	}
@@ -68,43 +71,43 @@ func TestTaktActual(t *testing.T) {
 			if len(d) > 2 {
 				d[0], d[len(d)-1] = d[len(d)-1], d[0]
 			}
-			taktActual(&r, d, tt.lastN)
+			actualTakt(&r, d, tt.lastN)
 			assert.Equal(t, tt.want, r)
 		})
 	}
 }
 
 func TestTaktTarget(t *testing.T) {
-	line := kpiTestLine() // one shift, 7 h working a day
-	asOf := kpiAt("00:00")
-	day := func(d int) time.Time { return kpiTestDay.AddDate(0, 0, d) }
+	line := testLine() // one shift, 7 h working a day
+	asOf := at("00:00")
+	day := func(d int) time.Time { return testDay.AddDate(0, 0, d) }
 	tests := []struct {
 		name    string
-		batches []*Batch
+		batches []*mes.Batch
 		target  float64
 		source  string
 		demand  int
 		avail   float64
 	}{
 		{"no batches: configured takt", nil, 180, "config", 0, 0},
-		{"planned batch is not demand", []*Batch{{State: BatchPlanned, Quantity: 100, PlannedEnd: day(1)}}, 180, "config", 0, 0},
-		{"no planned end: configured takt", []*Batch{{State: BatchRunning, Quantity: 100}}, 180, "config", 0, 0},
-		{"running batch over two days", []*Batch{{State: BatchRunning, Quantity: 200, Completed: 60, GoodRequired: true, PlannedEnd: day(2)}},
+		{"planned batch is not demand", []*mes.Batch{{State: mes.BatchPlanned, Quantity: 100, PlannedEnd: day(1)}}, 180, "config", 0, 0},
+		{"no planned end: configured takt", []*mes.Batch{{State: mes.BatchRunning, Quantity: 100}}, 180, "config", 0, 0},
+		{"running batch over two days", []*mes.Batch{{State: mes.BatchRunning, Quantity: 200, Completed: 60, GoodRequired: true, PlannedEnd: day(2)}},
 			2 * 7 * 3600.0 / 140, "demand", 140, 2 * 7 * 3600},
-		{"scrap counts as done unless good burs are required", []*Batch{{State: BatchRunning, Quantity: 200, Completed: 60, Scrap: 40, PlannedEnd: day(2)}},
+		{"scrap counts as done unless good burs are required", []*mes.Batch{{State: mes.BatchRunning, Quantity: 200, Completed: 60, Scrap: 40, PlannedEnd: day(2)}},
 			2 * 7 * 3600.0 / 100, "demand", 100, 2 * 7 * 3600},
-		{"released batch starting tomorrow", []*Batch{{State: BatchReleased, Quantity: 70, PlannedStart: day(1), PlannedEnd: day(2)}},
+		{"released batch starting tomorrow", []*mes.Batch{{State: mes.BatchReleased, Quantity: 70, PlannedStart: day(1), PlannedEnd: day(2)}},
 			7 * 3600.0 / 70, "demand", 70, 7 * 3600},
-		{"two batches: their rates add", []*Batch{
-			{State: BatchRunning, Quantity: 140, PlannedEnd: day(1)}, // 140 in 7 h: 180 s each
-			{State: BatchRunning, Quantity: 140, PlannedEnd: day(2)}, // 140 in 14 h: 360 s each
+		{"two batches: their rates add", []*mes.Batch{
+			{State: mes.BatchRunning, Quantity: 140, PlannedEnd: day(1)}, // 140 in 7 h: 180 s each
+			{State: mes.BatchRunning, Quantity: 140, PlannedEnd: day(2)}, // 140 in 14 h: 360 s each
 		}, 120, "demand", 280, 280 * 120},
-		{"late batch (planned end passed) is ignored", []*Batch{{State: BatchRunning, Quantity: 10, PlannedEnd: day(-1)}}, 180, "config", 0, 0},
-		{"finished batch is ignored", []*Batch{{State: BatchRunning, Quantity: 10, Completed: 10, PlannedEnd: day(1)}}, 180, "config", 0, 0},
+		{"late batch (planned end passed) is ignored", []*mes.Batch{{State: mes.BatchRunning, Quantity: 10, PlannedEnd: day(-1)}}, 180, "config", 0, 0},
+		{"finished batch is ignored", []*mes.Batch{{State: mes.BatchRunning, Quantity: 10, Completed: 10, PlannedEnd: day(1)}}, 180, "config", 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := taktTarget(line, tt.batches, asOf, time.UTC)
+			r := targetTakt(line, tt.batches, asOf, time.UTC)
 			assert.InDelta(t, tt.target, r.TargetS, 1e-9)
 			assert.Equal(t, tt.source, r.TargetSource)
 			assert.Equal(t, tt.demand, r.DemandBurs)
@@ -113,34 +116,34 @@ func TestTaktTarget(t *testing.T) {
 	}
 }
 
-func TestComputeKPI_TaktAndCycles(t *testing.T) {
+func TestCompute_TaktAndCycles(t *testing.T) {
 	// Departures every 170 s then one slow 400 s gap; target from a batch:
 	// 7 h of shift for 140 burs = 180 s.
-	var events []MachineEvent
-	tm := kpiAt("06:00")
+	var events []mes.MachineEvent
+	tm := at("06:00")
 	for i := 1; i <= 10; i++ {
 		gap := 170 * time.Second
 		if i == 10 {
 			gap = 400 * time.Second
 		}
 		tm = tm.Add(gap)
-		events = append(events, kpiMeasEv("QC1", tm, uint64(i), fmt.Sprintf("B1-%05d", i), 1.4))
+		events = append(events, measEv("QC1", tm, uint64(i), fmt.Sprintf("B1-%05d", i), 1.4))
 	}
 	// Cycle times on M1 and M2: 600, 610, …, 690 and 1000 (aborted one excluded).
 	for i := range 10 {
-		end := kpiAt("08:00").Add(time.Duration(i) * 15 * time.Minute)
-		events = append(events, kpiCycleEv("M1", end, uint64(i+1), "", time.Duration(600+10*i)*time.Second, 0, false))
+		end := at("08:00").Add(time.Duration(i) * 15 * time.Minute)
+		events = append(events, cycleEv("M1", end, uint64(i+1), "", time.Duration(600+10*i)*time.Second, 0, false))
 	}
 	events = append(events,
-		kpiCycleEv("M2", kpiAt("09:00"), 1, "", 1000*time.Second, 0, false),
-		kpiCycleEv("M2", kpiAt("09:20"), 2, "", 50*time.Second, 0, true))
+		cycleEv("M2", at("09:00"), 1, "", 1000*time.Second, 0, false),
+		cycleEv("M2", at("09:20"), 2, "", 50*time.Second, 0, true))
 	// As of 07:00 (the end of the period) the batch has 07:00–09:30 and
 	// 10:30–14:00 of shift A left before its planned end: 6 h for 140 burs.
-	in := KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(events...),
-		Batches: []*Batch{{ID: "B1", State: BatchRunning, Quantity: 150, Completed: 10, GoodRequired: true,
-			PlannedStart: kpiAt("06:00"), PlannedEnd: kpiAt("16:00")}}}
-	q := KPIQuery{From: kpiAt("06:00"), To: kpiAt("07:00"), Location: time.UTC, LastN: 5}
-	rep, err := ComputeKPI(context.Background(), in, q)
+	in := Input{Line: testLine(), Events: kpitest.NewMemStore(events...),
+		Batches: []*mes.Batch{{ID: "B1", State: mes.BatchRunning, Quantity: 150, Completed: 10, GoodRequired: true,
+			PlannedStart: at("06:00"), PlannedEnd: at("16:00")}}}
+	q := Query{From: at("06:00"), To: at("07:00"), Location: time.UTC, LastN: 5}
+	rep, err := Compute(context.Background(), in, q)
 	require.NoError(t, err)
 	assert.Equal(t, "demand", rep.Takt.TargetSource)
 	assert.InDelta(t, 6*3600.0/140, rep.Takt.TargetS, 1e-9) // 154.3 s
@@ -150,8 +153,8 @@ func TestComputeKPI_TaktAndCycles(t *testing.T) {
 	assert.InDelta(t, (4*170+400)/5.0, rep.Takt.MeanS, 1e-9)
 	assert.Equal(t, 0, rep.Takt.WithinTarget, "170 s misses a 154 s target")
 
-	q = KPIQuery{From: kpiAt("06:00"), To: kpiAt("14:00"), Location: time.UTC}
-	rep, err = ComputeKPI(context.Background(), in, q)
+	q = Query{From: at("06:00"), To: at("14:00"), Location: time.UTC}
+	rep, err = Compute(context.Background(), in, q)
 	require.NoError(t, err)
 	require.Len(t, rep.Cycles.Machines, 3)
 	m1, m2 := rep.Cycles.Machines[0], rep.Cycles.Machines[1]

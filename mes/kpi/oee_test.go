@@ -1,4 +1,4 @@
-package mes
+package kpi
 
 import (
 	"context"
@@ -9,9 +9,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/kpi/kpitest"
 )
 
-// oeeScenario is a hand-computed day on kpiTestLine (shift A: work
+// scenario is a hand-computed day on testLine (shift A: work
 // 06:00–09:30 and 10:30–14:00, break 09:30–10:30).
 //
 // M1: grinding 06:00, alarm 07:00 (E100 raised 5 s later), grinding 07:30,
@@ -29,63 +32,63 @@ import (
 //
 // M2 is idle all day: 25200 s idle. QC1 measures all day (APT 25200) and
 // measures burs 1–5 at 06:15–06:55, bur 2 out of tolerance.
-func oeeScenario() []MachineEvent {
-	ev := []MachineEvent{
-		kpiStateEv("M1", "-23:00", StateIdle),
-		kpiStateEv("M2", "-23:00", StateIdle),
-		kpiStateEv("QC1", "-23:00", StateMeasuring),
-		kpiStateEv("M1", "06:00", StateGrinding),
-		kpiAlarmEv("M1", "06:30", true, 1, "E999"), kpiAlarmEv("M1", "06:31", false, 1, "E999"),
-		kpiStateEv("M1", "07:00", StateAlarm),
-		kpiAlarmEv("M1", "07:00:05", true, 2, "E100"), kpiAlarmEv("M1", "07:30", false, 2, "E100"),
-		kpiStateEv("M1", "07:30", StateGrinding),
-		kpiStateEv("M1", "07:30", StateGrinding), // duplicate delivery
-		kpiStateEv("M1", "09:00", StateDressing),
-		kpiStateEv("M1", "09:10", StateGrinding),
-		kpiStateEv("M1", "11:00", StateStarved),
-		kpiCommEv("M1", "12:00", true), kpiCommEv("M1", "12:30", false),
-		kpiStateEv("M1", "13:00", StateMaintenance),
-		kpiStateEv("M1", "13:30", StateIdle),
+func scenario() []mes.MachineEvent {
+	ev := []mes.MachineEvent{
+		stateEv("M1", "-23:00", mes.StateIdle),
+		stateEv("M2", "-23:00", mes.StateIdle),
+		stateEv("QC1", "-23:00", mes.StateMeasuring),
+		stateEv("M1", "06:00", mes.StateGrinding),
+		alarmEv("M1", "06:30", true, 1, "E999"), alarmEv("M1", "06:31", false, 1, "E999"),
+		stateEv("M1", "07:00", mes.StateAlarm),
+		alarmEv("M1", "07:00:05", true, 2, "E100"), alarmEv("M1", "07:30", false, 2, "E100"),
+		stateEv("M1", "07:30", mes.StateGrinding),
+		stateEv("M1", "07:30", mes.StateGrinding), // duplicate delivery
+		stateEv("M1", "09:00", mes.StateDressing),
+		stateEv("M1", "09:10", mes.StateGrinding),
+		stateEv("M1", "11:00", mes.StateStarved),
+		commEv("M1", "12:00", true), commEv("M1", "12:30", false),
+		stateEv("M1", "13:00", mes.StateMaintenance),
+		stateEv("M1", "13:30", mes.StateIdle),
 	}
 	var ends []time.Time
 	for m := 10; m <= 60; m += 10 {
-		ends = append(ends, kpiAt("06:00").Add(time.Duration(m)*time.Minute))
+		ends = append(ends, at("06:00").Add(time.Duration(m)*time.Minute))
 	}
 	for m := 40; m <= 120; m += 10 {
-		ends = append(ends, kpiAt("07:00").Add(time.Duration(m)*time.Minute))
+		ends = append(ends, at("07:00").Add(time.Duration(m)*time.Minute))
 	}
-	ends = append(ends, kpiAt("09:20"), kpiAt("10:00"), kpiAt("10:40"), kpiAt("10:50"), kpiAt("11:00"))
+	ends = append(ends, at("09:20"), at("10:00"), at("10:40"), at("10:50"), at("11:00"))
 	for i, end := range ends {
 		seq := uint64(i + 1)
-		aborted := end.Equal(kpiAt("07:00"))
+		aborted := end.Equal(at("07:00"))
 		kwh := 0.5
 		if aborted {
 			kwh = 0.25
 		}
-		ev = append(ev, kpiCycleEv("M1", end, seq, fmt.Sprintf("B1-%05d", seq), 10*time.Minute, kwh, aborted))
+		ev = append(ev, cycleEv("M1", end, seq, fmt.Sprintf("B1-%05d", seq), 10*time.Minute, kwh, aborted))
 	}
-	ev = append(ev, kpiCycleEv("M1", kpiAt("05:00"), 100, "B2-00001", 10*time.Minute, 0.5, false))
-	ev = append(ev, kpiCycleEv("M1", ends[2], 3, "B1-00003", 10*time.Minute, 0.5, false)) // duplicate delivery
+	ev = append(ev, cycleEv("M1", at("05:00"), 100, "B2-00001", 10*time.Minute, 0.5, false))
+	ev = append(ev, cycleEv("M1", ends[2], 3, "B1-00003", 10*time.Minute, 0.5, false)) // duplicate delivery
 	for i := 1; i <= 5; i++ {
 		head := 1.40
 		if i == 2 {
 			head = 1.50
 		}
-		ev = append(ev, kpiMeasEv("QC1", kpiAt("06:05").Add(time.Duration(i)*10*time.Minute), uint64(i), fmt.Sprintf("B1-%05d", i), head))
+		ev = append(ev, measEv("QC1", at("06:05").Add(time.Duration(i)*10*time.Minute), uint64(i), fmt.Sprintf("B1-%05d", i), head))
 	}
 	return ev
 }
 
-func oeeScenarioQuery() KPIQuery {
-	return KPIQuery{From: kpiTestDay, To: kpiTestDay.Add(24 * time.Hour), Location: time.UTC, BurDetail: true}
+func scenarioQuery() Query {
+	return Query{From: testDay, To: testDay.Add(24 * time.Hour), Location: time.UTC, BurDetail: true}
 }
 
-func TestComputeKPI_OEEScenario(t *testing.T) {
-	rep, err := ComputeKPI(context.Background(), KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(oeeScenario()...)}, oeeScenarioQuery())
+func TestCompute_OEEScenario(t *testing.T) {
+	rep, err := Compute(context.Background(), Input{Line: testLine(), Events: kpitest.NewMemStore(scenario()...)}, scenarioQuery())
 	require.NoError(t, err)
 	const eps = 1e-9
 
-	m1 := kpiByID(rep.OEE.Machines, "M1")
+	m1 := byID(rep.OEE.Machines, "M1")
 	require.NotNil(t, m1)
 	assert.Equal(t, TimeElements{PeriodS: 86400, NotScheduledS: 57600, POTS: 28800, PDOTS: 5400, BreakS: 3600, MaintenanceS: 1800,
 		PBTS: 23400, APTS: 12000, ASUTS: 600, DressingS: 600, ADETS: 1800, ADOTS: 9000, IdleS: 1800, StarvedS: 5400, CommLostS: 1800,
@@ -103,19 +106,19 @@ func TestComputeKPI_OEEScenario(t *testing.T) {
 	assert.InDelta(t, 13300.0/23400*17/19, m1.OEEUncapped, eps)
 	assert.InDelta(t, 12000.0/23400*17/19, m1.OEECapped, eps)
 
-	m2 := kpiByID(rep.OEE.Machines, "M2")
+	m2 := byID(rep.OEE.Machines, "M2")
 	require.NotNil(t, m2)
 	assert.Equal(t, 25200.0, m2.Time.IdleS)
 	assert.Zero(t, m2.Availability)
 	assert.Zero(t, m2.OEEUncapped)
 
-	qc := kpiByID(rep.OEE.Machines, "QC1")
+	qc := byID(rep.OEE.Machines, "QC1")
 	require.NotNil(t, qc)
 	assert.Equal(t, 25200.0, qc.Time.APTS)
 	assert.Equal(t, []int{5, 4}, []int{qc.PQ, qc.GQ})
 	assert.InDelta(t, 300.0/25200, qc.EffectivenessUncapped, eps)
 
-	grd := kpiByID(rep.OEE.Groups, "GRD")
+	grd := byID(rep.OEE.Groups, "GRD")
 	require.NotNil(t, grd)
 	assert.Equal(t, 2, grd.Machines)
 	assert.Equal(t, 48600.0, grd.Time.PBTS)
@@ -152,32 +155,32 @@ func TestComputeKPI_OEEScenario(t *testing.T) {
 		LastN: TaktDefaultLastN, Samples: 4, WithinTarget: 0}, rep.Takt)
 }
 
-func TestComputeKPI_OrderAndDuplicatesDoNotMatter(t *testing.T) {
+func TestCompute_OrderAndDuplicatesDoNotMatter(t *testing.T) {
 	ctx := context.Background()
-	in := KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(oeeScenario()...)}
-	want, err := ComputeKPI(ctx, in, oeeScenarioQuery())
+	in := Input{Line: testLine(), Events: kpitest.NewMemStore(scenario()...)}
+	want, err := Compute(ctx, in, scenarioQuery())
 	require.NoError(t, err)
 
 	for seed := range 5 {
-		events := oeeScenario()
+		events := scenario()
 		rng := rand.New(rand.NewPCG(uint64(seed), 1))
 		for range 10 {
 			events = append(events, events[rng.IntN(len(events))])
 		}
 		rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
-		store := &kpiMemStore{raw: true}
+		store := &kpitest.MemStore{Raw: true}
 		require.NoError(t, store.Publish(ctx, events...))
-		got, err := ComputeKPI(ctx, KPIInput{Line: kpiTestLine(), Events: store}, oeeScenarioQuery())
+		got, err := Compute(ctx, Input{Line: testLine(), Events: store}, scenarioQuery())
 		require.NoError(t, err)
 		got.Events, want.Events = 0, 0
 		assert.Equal(t, want, got, "seed %d", seed)
 	}
 }
 
-func TestComputeKPI_MachineFilter(t *testing.T) {
-	q := oeeScenarioQuery()
+func TestCompute_MachineFilter(t *testing.T) {
+	q := scenarioQuery()
 	q.Machine = "M1"
-	rep, err := ComputeKPI(context.Background(), KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(oeeScenario()...)}, q)
+	rep, err := Compute(context.Background(), Input{Line: testLine(), Events: kpitest.NewMemStore(scenario()...)}, q)
 	require.NoError(t, err)
 	assert.Nil(t, rep.OEE.Line, "no line figure for one machine")
 	require.Len(t, rep.OEE.Machines, 1)
@@ -191,10 +194,10 @@ func TestComputeKPI_MachineFilter(t *testing.T) {
 	assert.Equal(t, 5, rep.Takt.Departures, "takt is the line's")
 }
 
-func TestComputeKPI_ShiftFilter(t *testing.T) {
-	line := kpiTestLine()
-	line.Shifts = append(line.Shifts, Shift{Name: "B", Start: "14:00", DurationS: 8 * 3600})
-	events := append(oeeScenario(), kpiStateEv("M1", "15:00", StateGrinding))
+func TestCompute_ShiftFilter(t *testing.T) {
+	line := testLine()
+	line.Shifts = append(line.Shifts, mes.Shift{Name: "B", Start: "14:00", DurationS: 8 * 3600})
+	events := append(scenario(), stateEv("M1", "15:00", mes.StateGrinding))
 	ctx := context.Background()
 	for _, tt := range []struct {
 		shift                 string
@@ -205,11 +208,11 @@ func TestComputeKPI_ShiftFilter(t *testing.T) {
 		{"A", 8 * 3600, 12000, 16 * 3600, 19, 3},
 		{"B", 8 * 3600, 7 * 3600, 16 * 3600, 0, 3},
 	} {
-		q := oeeScenarioQuery()
+		q := scenarioQuery()
 		q.Shift = tt.shift
-		rep, err := ComputeKPI(ctx, KPIInput{Line: line, Events: newKPIMemStore(events...)}, q)
+		rep, err := Compute(ctx, Input{Line: line, Events: kpitest.NewMemStore(events...)}, q)
 		require.NoError(t, err)
-		m1 := kpiByID(rep.OEE.Machines, "M1")
+		m1 := byID(rep.OEE.Machines, "M1")
 		require.NotNil(t, m1)
 		assert.Equal(t, tt.pot, m1.Time.POTS, "shift %q", tt.shift)
 		assert.Equal(t, tt.apt, m1.Time.APTS, "shift %q", tt.shift)
@@ -219,32 +222,32 @@ func TestComputeKPI_ShiftFilter(t *testing.T) {
 	}
 }
 
-func TestComputeKPI_CarryInFromLongBefore(t *testing.T) {
+func TestCompute_CarryInFromLongBefore(t *testing.T) {
 	// The only state is three days before From: a longer look back finds it.
-	events := []MachineEvent{
-		{Machine: "M1", Kind: EventState, SourceTime: kpiTestDay.Add(-72 * time.Hour), State: StateBlocked},
-		{Machine: "M2", Kind: EventCommLost, SourceTime: kpiTestDay.Add(-30 * time.Minute)},
+	events := []mes.MachineEvent{
+		{Machine: "M1", Kind: mes.EventState, SourceTime: testDay.Add(-72 * time.Hour), State: mes.StateBlocked},
+		{Machine: "M2", Kind: mes.EventCommLost, SourceTime: testDay.Add(-30 * time.Minute)},
 	}
-	q := KPIQuery{From: kpiAt("07:00"), To: kpiAt("08:00"), Location: time.UTC}
-	rep, err := ComputeKPI(context.Background(), KPIInput{Line: kpiTestLine(), Events: newKPIMemStore(events...)}, q)
+	q := Query{From: at("07:00"), To: at("08:00"), Location: time.UTC}
+	rep, err := Compute(context.Background(), Input{Line: testLine(), Events: kpitest.NewMemStore(events...)}, q)
 	require.NoError(t, err)
-	assert.Equal(t, 3600.0, kpiByID(rep.OEE.Machines, "M1").Time.BlockedS)
-	assert.Equal(t, 3600.0, kpiByID(rep.OEE.Machines, "M2").Time.CommLostS)
-	assert.Equal(t, 3600.0, kpiByID(rep.OEE.Machines, "QC1").Time.UnknownS, "never seen")
+	assert.Equal(t, 3600.0, byID(rep.OEE.Machines, "M1").Time.BlockedS)
+	assert.Equal(t, 3600.0, byID(rep.OEE.Machines, "M2").Time.CommLostS)
+	assert.Equal(t, 3600.0, byID(rep.OEE.Machines, "QC1").Time.UnknownS, "never seen")
 }
 
 func TestJudgeAgreesWithEvaluate(t *testing.T) {
-	p := &kpiTestLine().Products[0]
-	p.Tolerances[CharRadialRunout] = Tolerance{Nominal: 0.005, Lower: 0, Upper: 0.02}
+	p := &testLine().Products[0]
+	p.Tolerances[mes.CharRadialRunout] = mes.Tolerance{Nominal: 0.005, Lower: 0, Upper: 0.02}
 	for _, values := range []map[string]float64{
-		{CharHeadDiameter: 1.40, CharRadialRunout: 0.01},
-		{CharHeadDiameter: 1.43, CharRadialRunout: 0.01},
-		{CharHeadDiameter: 1.38, CharRadialRunout: 0.02},
-		{CharHeadDiameter: 1.40},
+		{mes.CharHeadDiameter: 1.40, mes.CharRadialRunout: 0.01},
+		{mes.CharHeadDiameter: 1.43, mes.CharRadialRunout: 0.01},
+		{mes.CharHeadDiameter: 1.38, mes.CharRadialRunout: 0.02},
+		{mes.CharHeadDiameter: 1.40},
 		{},
 	} {
-		_, disp, _ := Evaluate(p, Measurement{Values: values})
-		assert.Equal(t, disp == BurGood, kpiJudge(p, values), "%v", values)
+		_, disp, _ := mes.Evaluate(p, mes.Measurement{Values: values})
+		assert.Equal(t, disp == mes.BurGood, judge(p, values), "%v", values)
 	}
-	assert.True(t, kpiJudge(nil, nil), "without a product nothing is held against a bur")
+	assert.True(t, judge(nil, nil), "without a product nothing is held against a bur")
 }

@@ -1,10 +1,12 @@
-package mes
+package booking
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pilotline/pilotline/mes"
 )
 
 // Scheduler defaults.
@@ -15,7 +17,7 @@ const (
 	SchedulerActor = "scheduler"
 )
 
-// BookingScheduler moves bookings along with the clock and the line: it
+// Scheduler moves bookings along with the clock and the line: it
 // expires stale quotes, freezes confirmed runs into the plan when their
 // lock-out window begins, makes (and, with AutoRelease, releases) each run's
 // batch when its window starts, and follows the batch to completion.
@@ -23,10 +25,10 @@ const (
 // Each pass reads the state afresh and every step is a state transition the
 // store refuses twice, so a pass after a crash or a concurrent engineer
 // action repeats nothing.
-type BookingScheduler struct {
-	Bookings BookingService
-	Batches  BatchService
-	Products ProductService // creates a new bur type's product before its batch
+type Scheduler struct {
+	Bookings mes.BookingService
+	Batches  mes.BatchService
+	Products mes.ProductService // creates a new bur type's product before its batch
 	Logger   *slog.Logger
 	Interval time.Duration // between passes; default DefaultSchedulerInterval
 	// LockOut is how long before a run's start it is frozen (confirmed →
@@ -41,7 +43,7 @@ type BookingScheduler struct {
 
 // Run makes a pass every Interval until ctx is done, and returns nil then.
 // A failed pass is logged and retried at the next tick.
-func (s *BookingScheduler) Run(ctx context.Context) error {
+func (s *Scheduler) Run(ctx context.Context) error {
 	t := time.NewTicker(orDefault(s.Interval, DefaultSchedulerInterval))
 	defer t.Stop()
 	for {
@@ -56,7 +58,7 @@ func (s *BookingScheduler) Run(ctx context.Context) error {
 	}
 }
 
-func (s *BookingScheduler) logger() *slog.Logger {
+func (s *Scheduler) logger() *slog.Logger {
 	if s.Logger == nil {
 		return slog.Default()
 	}
@@ -65,14 +67,14 @@ func (s *BookingScheduler) logger() *slog.Logger {
 
 // Tick makes one pass over the open bookings. It returns the first error
 // but still tries every booking.
-func (s *BookingScheduler) Tick(ctx context.Context) error {
+func (s *Scheduler) Tick(ctx context.Context) error {
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
 	}
 	now = now.UTC()
-	bs, err := s.Bookings.ListBookings(ctx, BookingFilter{States: []BookingState{
-		BookingQuoted, BookingAccepted, BookingConfirmed, BookingScheduled, BookingRunning}})
+	bs, err := s.Bookings.ListBookings(ctx, mes.BookingFilter{States: []mes.BookingState{
+		mes.BookingQuoted, mes.BookingAccepted, mes.BookingConfirmed, mes.BookingScheduled, mes.BookingRunning}})
 	if err != nil {
 		return fmt.Errorf("scheduler: list bookings: %w", err)
 	}
@@ -92,9 +94,9 @@ func (s *BookingScheduler) Tick(ctx context.Context) error {
 }
 
 // advance moves one booking as far as the clock and its batch allow.
-func (s *BookingScheduler) advance(ctx context.Context, b *Booking, now time.Time) error {
-	change := func(to BookingState, reason, batch string) error {
-		nb, err := s.Bookings.ChangeBooking(ctx, b.ID, BookingChange{To: to, By: SchedulerActor, Reason: reason, At: now, Batch: batch})
+func (s *Scheduler) advance(ctx context.Context, b *mes.Booking, now time.Time) error {
+	change := func(to mes.BookingState, reason, batch string) error {
+		nb, err := s.Bookings.ChangeBooking(ctx, b.ID, mes.BookingChange{To: to, By: SchedulerActor, Reason: reason, At: now, Batch: batch})
 		if err != nil {
 			return err
 		}
@@ -102,25 +104,25 @@ func (s *BookingScheduler) advance(ctx context.Context, b *Booking, now time.Tim
 		return nil
 	}
 	switch b.State {
-	case BookingQuoted:
+	case mes.BookingQuoted:
 		if !now.Before(b.Quote.Expires) {
-			return change(BookingExpired, "the quote was not accepted before it expired", "")
+			return change(mes.BookingExpired, "the quote was not accepted before it expired", "")
 		}
 		return nil
-	case BookingAccepted:
+	case mes.BookingAccepted:
 		if !now.Before(b.Quote.Start) {
-			return change(BookingExpired, "not confirmed before the quoted window started", "")
+			return change(mes.BookingExpired, "not confirmed before the quoted window started", "")
 		}
 		return nil
-	case BookingConfirmed:
+	case mes.BookingConfirmed:
 		if now.Before(b.Quote.Start.Add(-orDefault(s.LockOut, DefaultBookingLockOut))) {
 			return nil
 		}
-		if err := change(BookingScheduled, "lock-out window reached: frozen in the line's plan", ""); err != nil {
+		if err := change(mes.BookingScheduled, "lock-out window reached: frozen in the line's plan", ""); err != nil {
 			return err
 		}
 	}
-	if b.State == BookingScheduled && b.Batch == "" {
+	if b.State == mes.BookingScheduled && b.Batch == "" {
 		if now.Before(b.Quote.Start) {
 			return nil
 		}
@@ -128,24 +130,24 @@ func (s *BookingScheduler) advance(ctx context.Context, b *Booking, now time.Tim
 		if err != nil {
 			return err
 		}
-		if batch.State == BatchPlanned {
-			return change(BookingScheduled, "window started: batch "+batch.ID+" waits for release by an engineer", batch.ID)
+		if batch.State == mes.BatchPlanned {
+			return change(mes.BookingScheduled, "window started: batch "+batch.ID+" waits for release by an engineer", batch.ID)
 		}
-		if err := change(BookingRunning, "window started: batch "+batch.ID+" released to the line", batch.ID); err != nil {
+		if err := change(mes.BookingRunning, "window started: batch "+batch.ID+" released to the line", batch.ID); err != nil {
 			return err
 		}
 	}
-	if b.Batch == "" || (b.State != BookingScheduled && b.State != BookingRunning) {
+	if b.Batch == "" || (b.State != mes.BookingScheduled && b.State != mes.BookingRunning) {
 		return nil
 	}
 	batch, err := s.Batches.FindBatch(ctx, b.Batch)
 	if err != nil {
 		return err
 	}
-	if b.State == BookingScheduled {
+	if b.State == mes.BookingScheduled {
 		switch batch.State {
-		case BatchReleased, BatchRunning, BatchHeld, BatchCompleted, BatchQAReleased, BatchRejected:
-			if err := change(BookingRunning, "batch "+batch.ID+" is on the line", ""); err != nil {
+		case mes.BatchReleased, mes.BatchRunning, mes.BatchHeld, mes.BatchCompleted, mes.BatchQAReleased, mes.BatchRejected:
+			if err := change(mes.BookingRunning, "batch "+batch.ID+" is on the line", ""); err != nil {
 				return err
 			}
 		default:
@@ -153,16 +155,16 @@ func (s *BookingScheduler) advance(ctx context.Context, b *Booking, now time.Tim
 		}
 	}
 	switch batch.State {
-	case BatchCompleted, BatchQAReleased, BatchRejected:
-		return change(BookingCompleted, fmt.Sprintf("batch %s %s: %d good, %d scrap", batch.ID, batch.State, batch.Completed, batch.Scrap), "")
+	case mes.BatchCompleted, mes.BatchQAReleased, mes.BatchRejected:
+		return change(mes.BookingCompleted, fmt.Sprintf("batch %s %s: %d good, %d scrap", batch.ID, batch.State, batch.Completed, batch.Scrap), "")
 	}
 	return nil
 }
 
 // makeBatch creates the booking's batch (and a new bur type's product), or
 // finds the one an interrupted earlier pass made.
-func (s *BookingScheduler) makeBatch(ctx context.Context, b *Booking, now time.Time) (*Batch, error) {
-	existing, err := s.Batches.ListBatches(ctx, BatchFilter{Org: b.Org})
+func (s *Scheduler) makeBatch(ctx context.Context, b *mes.Booking, now time.Time) (*mes.Batch, error) {
+	existing, err := s.Batches.ListBatches(ctx, mes.BatchFilter{Org: b.Org})
 	if err != nil {
 		return nil, err
 	}
@@ -173,22 +175,22 @@ func (s *BookingScheduler) makeBatch(ctx context.Context, b *Booking, now time.T
 		}
 	}
 	if b.Spec != nil {
-		if _, err := s.Products.FindProduct(ctx, b.Product); ErrorCode(err) == ENOTFOUND {
+		if _, err := s.Products.FindProduct(ctx, b.Product); mes.ErrorCode(err) == mes.ENOTFOUND {
 			p := *b.Spec
-			if err := s.Products.CreateProduct(ctx, &p); err != nil && ErrorCode(err) != ECONFLICT {
+			if err := s.Products.CreateProduct(ctx, &p); err != nil && mes.ErrorCode(err) != mes.ECONFLICT {
 				return nil, fmt.Errorf("create product %s: %w", b.Product, err)
 			}
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	state := BatchPlanned
+	state := mes.BatchPlanned
 	if s.AutoRelease {
-		state = BatchReleased
+		state = mes.BatchReleased
 	}
-	batch := &Batch{Product: b.Product, Quantity: b.Quantity, GoodRequired: true, Org: b.Org,
+	batch := &mes.Batch{Product: b.Product, Quantity: b.Quantity, GoodRequired: true, Org: b.Org,
 		PlannedStart: b.Quote.Start, PlannedEnd: b.Quote.End, State: state,
-		Transitions: []Transition{{By: SchedulerActor, Reason: "booking " + b.ID, At: now}}}
+		Transitions: []mes.Transition{{By: SchedulerActor, Reason: "booking " + b.ID, At: now}}}
 	if err := s.Batches.CreateBatch(ctx, batch); err != nil {
 		return nil, fmt.Errorf("create batch: %w", err)
 	}

@@ -1,10 +1,12 @@
-package mes
+package kpi
 
 import (
 	"cmp"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/pilotline/pilotline/mes"
 )
 
 // The state timeline of a machine is folded into time buckets by interval
@@ -15,36 +17,36 @@ import (
 // period, whatever order, duplication or overlap the events arrive in.
 // Seconds (float64) appear only when the report is written.
 
-// intervalBucket indexes the time elements one machine's period is split into.
-type intervalBucket int
+// bucket indexes the time elements one machine's period is split into.
+type bucket int
 
 const (
-	bucketNotScheduled intervalBucket = iota // outside the shift calendar: not POT
-	bucketBreak                              // shift break: PDOT
-	bucketMaintenance                        // maintenance state: PDOT
-	bucketAPT                                // grinding (measuring at inspection): value adding
-	bucketLoadUnload                         // loading/unloading: busy, not value adding
-	bucketDressing                           // ASUT
-	bucketWheelChange                        // ASUT
-	bucketAlarm                              // ADET
-	bucketIdle                               // ADOT
-	bucketStarved                            // ADOT
-	bucketBlocked                            // ADOT
-	bucketCommLost                           // ADOT: no data from the machine
-	bucketUnknown                            // ADOT: offline, or no state known yet
-	intervalBucketCount
+	bucketNotScheduled bucket = iota // outside the shift calendar: not POT
+	bucketBreak                      // shift break: PDOT
+	bucketMaintenance                // maintenance state: PDOT
+	bucketAPT                        // grinding (measuring at inspection): value adding
+	bucketLoadUnload                 // loading/unloading: busy, not value adding
+	bucketDressing                   // ASUT
+	bucketWheelChange                // ASUT
+	bucketAlarm                      // ADET
+	bucketIdle                       // ADOT
+	bucketStarved                    // ADOT
+	bucketBlocked                    // ADOT
+	bucketCommLost                   // ADOT: no data from the machine
+	bucketUnknown                    // ADOT: offline, or no state known yet
+	bucketCount
 )
 
-// intervalBuckets holds nanoseconds per bucket.
-type intervalBuckets [intervalBucketCount]int64
+// buckets holds nanoseconds per bucket.
+type buckets [bucketCount]int64
 
-func (b *intervalBuckets) add(o *intervalBuckets) {
+func (b *buckets) add(o *buckets) {
 	for i := range b {
 		b[i] += o[i]
 	}
 }
 
-func (b *intervalBuckets) total() int64 {
+func (b *buckets) total() int64 {
 	var t int64
 	for _, v := range b {
 		t += v
@@ -52,39 +54,39 @@ func (b *intervalBuckets) total() int64 {
 	return t
 }
 
-// intervalStateBucket maps a machine state to its bucket. Loading and
+// stateBucket maps a machine state to its bucket. Loading and
 // unloading are busy time that adds no value (AUBT but not APT); offline
 // and states this version does not know count as unknown downtime, so that
 // a bad value can never inflate APT.
-func intervalStateBucket(s MachineState) intervalBucket {
+func stateBucket(s mes.MachineState) bucket {
 	switch s {
-	case StateGrinding, StateMeasuring:
+	case mes.StateGrinding, mes.StateMeasuring:
 		return bucketAPT
-	case StateLoading, StateUnloading, StateMoving:
+	case mes.StateLoading, mes.StateUnloading, mes.StateMoving:
 		return bucketLoadUnload
-	case StateDressing:
+	case mes.StateDressing:
 		return bucketDressing
-	case StateToolChange:
+	case mes.StateToolChange:
 		return bucketWheelChange
-	case StateAlarm:
+	case mes.StateAlarm:
 		return bucketAlarm
-	case StateIdle:
+	case mes.StateIdle:
 		return bucketIdle
-	case StateStarved:
+	case mes.StateStarved:
 		return bucketStarved
-	case StateBlocked:
+	case mes.StateBlocked:
 		return bucketBlocked
-	case StateMaintenance:
+	case mes.StateMaintenance:
 		return bucketMaintenance
-	case StateCommLost:
+	case mes.StateCommLost:
 		return bucketCommLost
 	}
 	return bucketUnknown
 }
 
-// intervalReason is the downtime Pareto label of a bucket; "" for buckets
+// reasonOf is the downtime Pareto label of a bucket; "" for buckets
 // that are not losses (APT, handling) or not planned time (breaks, outside shifts).
-func intervalReason(b intervalBucket) string {
+func reasonOf(b bucket) string {
 	switch b {
 	case bucketMaintenance:
 		return "maintenance"
@@ -108,31 +110,31 @@ func intervalReason(b intervalBucket) string {
 	return ""
 }
 
-// intervalSegment is one window of the shift calendar.
-type intervalSegment struct {
+// segment is one window of the shift calendar.
+type segment struct {
 	start, end int64 // ns since epoch, [start, end)
 	brk        bool  // a shift break: planned downtime
 	shift      string
 }
 
-// intervalCalendar is the shift calendar clipped to a period: sorted,
+// calendar is the shift calendar clipped to a period: sorted,
 // non-overlapping segments. Time in no segment is not scheduled.
-type intervalCalendar struct {
+type calendar struct {
 	from, to int64
-	segs     []intervalSegment
+	segs     []segment
 }
 
-// newIntervalCalendar lays the shifts over [from, to) in loc. With no
+// newCalendar lays the shifts over [from, to) in loc. With no
 // shifts configured the line is planned around the clock. only restricts the
 // calendar to one shift's windows.
 //
 // A shift's break (Shift has its length, not its position) is placed in the
 // middle of the shift. Where shifts overlap, the earlier-starting one keeps
 // the overlap, so no instant is counted twice.
-func newIntervalCalendar(shifts []Shift, from, to time.Time, loc *time.Location, only string) intervalCalendar {
-	c := intervalCalendar{from: from.UnixNano(), to: to.UnixNano()}
+func newCalendar(shifts []mes.Shift, from, to time.Time, loc *time.Location, only string) calendar {
+	c := calendar{from: from.UnixNano(), to: to.UnixNano()}
 	if len(shifts) == 0 {
-		c.segs = []intervalSegment{{start: c.from, end: c.to}}
+		c.segs = []segment{{start: c.from, end: c.to}}
 		return c
 	}
 	type window struct {
@@ -149,7 +151,7 @@ func newIntervalCalendar(shifts []Shift, from, to time.Time, loc *time.Location,
 			if only != "" && s.Name != only {
 				continue
 			}
-			m, err := ParseClock(s.Start)
+			m, err := mes.ParseClock(s.Start)
 			if err != nil {
 				continue // Validate rejects this; skip rather than guess
 			}
@@ -172,7 +174,7 @@ func newIntervalCalendar(shifts []Shift, from, to time.Time, loc *time.Location,
 		if hi <= lo {
 			continue
 		}
-		for _, seg := range [3]intervalSegment{
+		for _, seg := range [3]segment{
 			{start: w.start, end: w.bs, shift: w.shift},
 			{start: w.bs, end: w.be, brk: true, shift: w.shift},
 			{start: w.be, end: w.end, shift: w.shift},
@@ -192,7 +194,7 @@ func newIntervalCalendar(shifts []Shift, from, to time.Time, loc *time.Location,
 }
 
 // find returns the segment containing t, or nil.
-func (c *intervalCalendar) find(t int64) *intervalSegment {
+func (c *calendar) find(t int64) *segment {
 	i := sort.Search(len(c.segs), func(i int) bool { return c.segs[i].end > t })
 	if i < len(c.segs) && c.segs[i].start <= t {
 		return &c.segs[i]
@@ -201,16 +203,16 @@ func (c *intervalCalendar) find(t int64) *intervalSegment {
 }
 
 // scheduled reports whether t lies in planned operation time (shifts, breaks included).
-func (c *intervalCalendar) scheduled(t int64) bool { return c.find(t) != nil }
+func (c *calendar) scheduled(t int64) bool { return c.find(t) != nil }
 
 // working reports whether t lies in planned busy time of the calendar (a shift, not its break).
-func (c *intervalCalendar) working(t int64) bool {
+func (c *calendar) working(t int64) bool {
 	s := c.find(t)
 	return s != nil && !s.brk
 }
 
 // workingNS is the calendar's planned busy time (shift time minus breaks).
-func (c *intervalCalendar) workingNS() int64 {
+func (c *calendar) workingNS() int64 {
 	var n int64
 	for _, s := range c.segs {
 		if !s.brk {
@@ -229,30 +231,30 @@ const (
 	recAlarmCleared
 )
 
-// intervalRecord is the part of a MachineEvent the timeline needs, kept
+// record is the part of a MachineEvent the timeline needs, kept
 // small (32 bytes) because a month of a line is half a million of them.
-type intervalRecord struct {
+type record struct {
 	t, recv int64  // source and receive time, ns
 	seq     uint64 // alarm sequence
-	code    uint32 // alarm code, interned in intervalCodes
+	code    uint32 // alarm code, interned in alarmCodes
 	kind    uint8
-	bucket  intervalBucket8 // the state's bucket
+	bucket  bucket8 // the state's bucket
 }
 
-// intervalBucket8 is an intervalBucket stored in a byte.
-type intervalBucket8 uint8
+// bucket8 is an bucket stored in a byte.
+type bucket8 uint8
 
-// intervalCodes interns alarm codes; id 0 is "no code".
-type intervalCodes struct {
+// alarmCodes interns alarm codes; id 0 is "no code".
+type alarmCodes struct {
 	names []string
 	index map[string]uint32
 }
 
-func newIntervalCodes() *intervalCodes {
-	return &intervalCodes{names: []string{""}, index: map[string]uint32{"": 0}}
+func newAlarmCodes() *alarmCodes {
+	return &alarmCodes{names: []string{""}, index: map[string]uint32{"": 0}}
 }
 
-func (c *intervalCodes) id(code string) uint32 {
+func (c *alarmCodes) id(code string) uint32 {
 	if id, ok := c.index[code]; ok {
 		return id
 	}
@@ -262,27 +264,27 @@ func (c *intervalCodes) id(code string) uint32 {
 	return id
 }
 
-func (c *intervalCodes) name(id uint32) string { return c.names[id] }
+func (c *alarmCodes) name(id uint32) string { return c.names[id] }
 
-// intervalRecordOf converts e; ok is false for kinds the timeline ignores.
-func intervalRecordOf(e *MachineEvent, codes *intervalCodes) (intervalRecord, bool) {
-	r := intervalRecord{t: e.SourceTime.UnixNano()}
+// recordOf converts e; ok is false for kinds the timeline ignores.
+func recordOf(e *mes.MachineEvent, codes *alarmCodes) (record, bool) {
+	r := record{t: e.SourceTime.UnixNano()}
 	if !e.Received.IsZero() {
 		r.recv = e.Received.UnixNano()
 	}
 	switch e.Kind {
-	case EventState:
-		r.kind, r.bucket = recState, intervalBucket8(intervalStateBucket(e.State))
-	case EventCommLost:
+	case mes.EventState:
+		r.kind, r.bucket = recState, bucket8(stateBucket(e.State))
+	case mes.EventCommLost:
 		r.kind = recCommLost
-	case EventCommRestored:
+	case mes.EventCommRestored:
 		r.kind = recCommRestored
-	case EventAlarmRaised, EventAlarmCleared:
+	case mes.EventAlarmRaised, mes.EventAlarmCleared:
 		if e.Alarm == nil {
 			return r, false
 		}
 		r.kind, r.seq, r.code = recAlarmRaised, e.Alarm.Seq, codes.id(e.Alarm.Code)
-		if e.Kind == EventAlarmCleared {
+		if e.Kind == mes.EventAlarmCleared {
 			r.kind = recAlarmCleared
 		}
 	default:
@@ -291,18 +293,18 @@ func intervalRecordOf(e *MachineEvent, codes *intervalCodes) (intervalRecord, bo
 	return r, true
 }
 
-// intervalLess orders records by source time, then by receive time, so
+// recordLess orders records by source time, then by receive time, so
 // that among events with equal source times the last one received wins.
-func intervalLess(a, b *intervalRecord) bool {
+func recordLess(a, b *record) bool {
 	if a.t != b.t {
 		return a.t < b.t
 	}
 	return a.recv < b.recv
 }
 
-// intervalSort sorts recs stably (equal keys keep delivery order).
-func intervalSort(recs []intervalRecord) {
-	slices.SortStableFunc(recs, func(a, b intervalRecord) int {
+// sortRecords sorts recs stably (equal keys keep delivery order).
+func sortRecords(recs []record) {
+	slices.SortStableFunc(recs, func(a, b record) int {
 		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
@@ -310,25 +312,25 @@ func intervalSort(recs []intervalRecord) {
 	})
 }
 
-// intervalAlarm is an active alarm.
-type intervalAlarm struct {
+// openAlarm is an active alarm.
+type openAlarm struct {
 	code   uint32
 	raised int64
 }
 
-// intervalMachine is what the timeline knows of a machine at an instant.
+// timeline is what the timeline knows of a machine at an instant.
 // Applying a record is idempotent, so duplicate events change nothing.
-type intervalMachine struct {
-	state    intervalBucket // the bucket of the latest state
-	known    bool           // a state has been seen
-	commLost bool           // acquisition has lost the machine: overrides the state
-	alarms   map[uint64]intervalAlarm
+type timeline struct {
+	state    bucket // the bucket of the latest state
+	known    bool   // a state has been seen
+	commLost bool   // acquisition has lost the machine: overrides the state
+	alarms   map[uint64]openAlarm
 }
 
-func (m *intervalMachine) apply(r *intervalRecord) {
+func (m *timeline) apply(r *record) {
 	switch r.kind {
 	case recState:
-		m.state, m.known = intervalBucket(r.bucket), true
+		m.state, m.known = bucket(r.bucket), true
 	case recCommLost:
 		m.commLost = true
 	case recCommRestored:
@@ -336,17 +338,17 @@ func (m *intervalMachine) apply(r *intervalRecord) {
 		m.commLost = false
 	case recAlarmRaised:
 		if m.alarms == nil {
-			m.alarms = map[uint64]intervalAlarm{}
+			m.alarms = map[uint64]openAlarm{}
 		}
 		if _, ok := m.alarms[r.seq]; !ok {
-			m.alarms[r.seq] = intervalAlarm{code: r.code, raised: r.t}
+			m.alarms[r.seq] = openAlarm{code: r.code, raised: r.t}
 		}
 	case recAlarmCleared:
 		delete(m.alarms, r.seq)
 	}
 }
 
-func (m *intervalMachine) bucket() intervalBucket {
+func (m *timeline) bucket() bucket {
 	switch {
 	case m.commLost:
 		return bucketCommLost
@@ -358,8 +360,8 @@ func (m *intervalMachine) bucket() intervalBucket {
 
 // firstOut is the code of the earliest raised active alarm: the first-out
 // alarm is usually the cause, the ones after it its consequences.
-func (m *intervalMachine) firstOut() uint32 {
-	var best intervalAlarm
+func (m *timeline) firstOut() uint32 {
+	var best openAlarm
 	var seq uint64
 	found := false
 	for s, a := range m.alarms {
@@ -370,43 +372,43 @@ func (m *intervalMachine) firstOut() uint32 {
 	return best.code
 }
 
-// intervalLoss accumulates one downtime reason.
-type intervalLoss struct {
+// loss accumulates one downtime reason.
+type loss struct {
 	ns    int64
 	count int
 }
 
-// intervalLossKey identifies a downtime reason: the bucket and, for alarms, the code.
-type intervalLossKey struct {
-	bucket intervalBucket
+// lossKey identifies a downtime reason: the bucket and, for alarms, the code.
+type lossKey struct {
+	bucket bucket
 	code   string
 }
 
-// intervalResult is one machine's folded timeline.
-type intervalResult struct {
-	buckets intervalBuckets
-	losses  map[intervalLossKey]*intervalLoss
+// sweepResult is one machine's folded timeline.
+type sweepResult struct {
+	buckets buckets
+	losses  map[lossKey]*loss
 }
 
-// intervalSweep folds a machine's records (sorted with intervalSort) over
+// sweep folds a machine's records (sorted with sortRecords) over
 // the calendar's period, starting from the state m carries in at From.
 // Records before From only update m; records at or after To are ignored.
 //
 // Records with the same source time are applied together before the state
 // is read, so the last of them wins and no zero-length run is counted.
-func intervalSweep(cal *intervalCalendar, recs []intervalRecord, m *intervalMachine, codes *intervalCodes) intervalResult {
-	res := intervalResult{losses: map[intervalLossKey]*intervalLoss{}}
+func sweep(cal *calendar, recs []record, m *timeline, codes *alarmCodes) sweepResult {
+	res := sweepResult{losses: map[lossKey]*loss{}}
 	i := 0
 	for i < len(recs) && recs[i].t < cal.from {
 		m.apply(&recs[i])
 		i++
 	}
 	type run struct {
-		b     intervalBucket
+		b     bucket
 		start int64
 		code  uint32
 	}
-	open := func(b intervalBucket, at int64) run {
+	open := func(b bucket, at int64) run {
 		r := run{b: b, start: at}
 		if b == bucketAlarm {
 			r.code = m.firstOut()
@@ -426,17 +428,17 @@ func intervalSweep(cal *intervalCalendar, recs []intervalRecord, m *intervalMach
 			}
 		}
 		if nb := m.bucket(); nb != cur.b {
-			cursor = intervalEmit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, t)
+			cursor = emit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, t)
 			cur = open(nb, t)
 		}
 	}
-	intervalEmit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, cal.to)
+	emit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, cal.to)
 	return res
 }
 
-// intervalEmit adds the run [s, e) in bucket b to res, split by the
+// emit adds the run [s, e) in bucket b to res, split by the
 // calendar, and returns the calendar cursor for the next (later) run.
-func intervalEmit(cal *intervalCalendar, res *intervalResult, cursor int, b intervalBucket, code string, s, e int64) int {
+func emit(cal *calendar, res *sweepResult, cursor int, b bucket, code string, s, e int64) int {
 	if e <= s {
 		return cursor
 	}
@@ -459,11 +461,11 @@ func intervalEmit(cal *intervalCalendar, res *intervalResult, cursor int, b inte
 	}
 	res.buckets[bucketNotScheduled] += (e - s) - sched
 	res.buckets[b] += work
-	if work > 0 && intervalReason(b) != "" {
-		k := intervalLossKey{bucket: b, code: code}
+	if work > 0 && reasonOf(b) != "" {
+		k := lossKey{bucket: b, code: code}
 		l := res.losses[k]
 		if l == nil {
-			l = &intervalLoss{}
+			l = &loss{}
 			res.losses[k] = l
 		}
 		l.ns += work
