@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/capability"
+	"github.com/pilotline/pilotline/mes/kpi"
 	"github.com/pilotline/pilotline/mes/linesim"
 )
 
@@ -52,7 +53,7 @@ type Input struct {
 	// of the batch's window, ordered by source time.
 	Events []mes.MachineEvent
 	// OEE is the KPI report's OEE for the window; nil leaves the waterfall out.
-	OEE        *mes.OEEReport
+	OEE        *kpi.OEEReport
 	Thresholds Thresholds
 	// Replications of the prescription's simulation; 0: 8.
 	Replications int
@@ -240,7 +241,7 @@ type WaterfallRow struct {
 	OEE               float64 `json:"oee"`
 }
 
-func waterfallRow(o mes.OEE) WaterfallRow {
+func waterfallRow(o kpi.OEE) WaterfallRow {
 	pbt, apt := o.Time.PBTS/3600, o.Time.APTS/3600
 	ideal := o.IdealS / 3600
 	goodIdeal := ideal * o.Quality
@@ -251,7 +252,7 @@ func waterfallRow(o mes.OEE) WaterfallRow {
 	}
 }
 
-func buildWaterfall(o *mes.OEEReport) *Waterfall {
+func buildWaterfall(o *kpi.OEEReport) *Waterfall {
 	w := &Waterfall{}
 	if o.Line != nil {
 		row := waterfallRow(*o.Line)
