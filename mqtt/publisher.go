@@ -677,6 +677,7 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
 				confirmed = m.Seq
 			}
 		}
+		p.log.Debug("plant bus: sent", "from", msgs[0].Seq, "to", cursor, "confirmed", confirmed, "err", sendErr)
 		if confirmed > acked {
 			if err := p.ob.Ack(context.WithoutCancel(ctx), confirmed); err != nil {
 				p.log.Error("plant bus: remove sent messages from the outbox", "err", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,7 +47,11 @@ func startPublisher(tb testing.TB, line *mes.LineConfig, url, dir string, tweak 
 	db, err := bolt.Open(filepath.Join(dir, "pilotline.db"), bolt.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(tb, err)
 	ob := bolt.NewOutboxService(db, 0)
-	o := mqtt.Options{Config: cfg, Line: line, Outbox: ob, Logger: slog.New(slog.DiscardHandler)}
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("PILOTLINE_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	o := mqtt.Options{Config: cfg, Line: line, Outbox: ob, Logger: logger}
 	if tweak != nil {
 		tweak(&o)
 	}

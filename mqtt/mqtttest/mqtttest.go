@@ -38,12 +38,34 @@ type Broker struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	exit chan struct{}
+	log  bytes.Buffer // what every run of the broker printed
+}
+
+// Log is what the broker printed so far.
+func (b *Broker) Log() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.log.String()
+}
+
+// BrokerOptions configure a test broker.
+type BrokerOptions struct {
+	// Persistent keeps subscriptions and queued messages in a file saved
+	// at every change, so persistent sessions survive a SIGKILL, as a
+	// plant's broker keeps its historian's session.
+	Persistent bool
 }
 
 // MustMosquitto starts Mosquitto on a free port of 127.0.0.1 and stops it
 // at cleanup. It skips when mosquitto is not installed (fails instead
 // with PILOTLINE_REQUIRE_BROKER=1).
 func MustMosquitto(tb testing.TB) *Broker {
+	tb.Helper()
+	return MustMosquittoWith(tb, BrokerOptions{})
+}
+
+// MustMosquittoWith is MustMosquitto with options.
+func MustMosquittoWith(tb testing.TB, o BrokerOptions) *Broker {
 	tb.Helper()
 	path, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -63,7 +85,17 @@ func MustMosquitto(tb testing.TB) *Broker {
 	b := &Broker{tb: tb, path: path, port: FreePort(tb)}
 	dir := tb.TempDir()
 	b.conf = filepath.Join(dir, "mosquitto.conf")
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n", b.port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\n", b.port)
+	if os.Geteuid() == 0 {
+		// Started as root, Mosquitto would run as the mosquitto user, who
+		// may not enter the test's temporary directory.
+		conf += "user root\n"
+	}
+	if o.Persistent {
+		conf += fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 1\nautosave_on_changes true\nqueue_qos0_messages true\n", dir)
+	} else {
+		conf += "persistence false\n"
+	}
 	require.NoError(tb, os.WriteFile(b.conf, []byte(conf), 0o600))
 	b.Start()
 	tb.Cleanup(b.Kill)
@@ -90,11 +122,11 @@ func (b *Broker) Start() {
 	if b.cmd != nil {
 		return
 	}
-	var out bytes.Buffer
+	out := &b.log
 	deadline := time.Now().Add(Wait)
 	for {
 		cmd := exec.Command(b.path, "-c", b.conf)
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Stdout, cmd.Stderr = out, out
 		require.NoError(b.tb, cmd.Start(), "start mosquitto")
 		exit := make(chan struct{})
 		go func() { cmd.Wait(); close(exit) }()
@@ -153,6 +185,14 @@ type Recorder struct {
 // MustRecorder subscribes to filters on the broker at url (QoS 1).
 func MustRecorder(tb testing.TB, url string, filters ...string) *Recorder {
 	tb.Helper()
+	return MustSessionRecorder(tb, url, "", filters...)
+}
+
+// MustSessionRecorder is MustRecorder with a persistent session under
+// clientID (none when clientID is ""): a broker with persistence queues
+// its messages while it is away.
+func MustSessionRecorder(tb testing.TB, url, clientID string, filters ...string) *Recorder {
+	tb.Helper()
 	r := &Recorder{tb: tb}
 	r.cond = sync.NewCond(&r.mu)
 	subs := map[string]byte{}
@@ -165,8 +205,12 @@ func MustRecorder(tb testing.TB, url string, filters ...string) *Recorder {
 		r.cond.Broadcast()
 		r.mu.Unlock()
 	}
-	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("recorder-%d", time.Now().UnixNano())).
-		SetCleanSession(true).SetAutoReconnect(true).SetOrderMatters(true).
+	clean := clientID == ""
+	if clean {
+		clientID = fmt.Sprintf("recorder-%d", time.Now().UnixNano())
+	}
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).
+		SetCleanSession(clean).SetDefaultPublishHandler(handler).SetAutoReconnect(true).SetOrderMatters(true).
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
 		SetOnConnectHandler(func(c paho.Client) { c.SubscribeMultiple(subs, handler) })
 	r.client = paho.NewClient(o)
@@ -189,6 +233,27 @@ func MustRecorder(tb testing.TB, url string, filters ...string) *Recorder {
 	})
 	return r
 }
+
+// Checkpoint publishes a retained message and waits until the recorder
+// has it: a broker with persistence (which saves on retained messages)
+// then holds the recorder's session as it is now.
+func (r *Recorder) Checkpoint() {
+	r.tb.Helper()
+	topic := CheckpointTopic + fmt.Sprint(time.Now().UnixNano())
+	require.NoError(r.tb, r.client.Subscribe(topic, 1, nil).Error())
+	require.NoError(r.tb, r.client.Publish(topic, 1, true, "checkpoint").Error())
+	r.WaitFor("the checkpoint", func(ms []Message) bool {
+		for _, m := range ms {
+			if m.Topic == topic {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// CheckpointTopic is the prefix of Checkpoint's topics.
+const CheckpointTopic = "pilotline-test/checkpoint/"
 
 // Client is the recorder's MQTT client, for publishing commands.
 func (r *Recorder) Client() paho.Client { return r.client }
