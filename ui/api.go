@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +17,9 @@ import (
 	"time"
 	"unicode"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
@@ -33,7 +37,14 @@ const APIPrefix = "/api/v1"
 func (s *Server) mountAPI() {
 	e := s.echo
 	e.GET("/healthz", s.handleHealth)
-	e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()), s.allow(staffRoles...))
+	metrics := s.Metrics.Handler()
+	e.GET("/metrics", func(c echo.Context) error {
+		if err := checkQuery(c); err != nil {
+			return err
+		}
+		metrics.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}, s.allow(staffRoles...))
 
 	engineers := s.allow(mes.RoleEngineer, mes.RoleAdmin)
 	g := e.Group(APIPrefix)
@@ -149,6 +160,9 @@ func validText(field, v string, required bool) error {
 	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
 		return invalid("%s: control character at byte %d", field, i)
 	}
+	if r, ok := bidiControl(v); ok {
+		return invalid("%s: Unicode bidirectional control U+%04X is not allowed", field, r)
+	}
 	return nil
 }
 
@@ -189,7 +203,63 @@ func (s *Server) decodeJSON(c echo.Context, v any, optional bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return invalid("request body: unexpected data after the JSON object")
 	}
+	return strictJSON(data, v)
+}
+
+// strictJSON refuses what encoding/json lets through: a member name given
+// twice in one object (which value counts would depend on the reader), a
+// name that matches a field only when case is ignored ("ORG" for "org"),
+// and Unicode bidirectional controls in any string, which make text read
+// differently from what it is (a printed name goes on e-signatures).
+// v is what data was decoded into; it is not changed.
+func strictJSON(data []byte, v any) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(data)) // duplicate names are an error by default
+	for {
+		tok, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var syn *jsontext.SyntacticError
+		if errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName) {
+			return invalid("field %q: given more than once", fieldOf(syn.JSONPointer))
+		} else if err != nil {
+			return invalid("request body: %v", err)
+		}
+		if tok.Kind() != '"' {
+			continue
+		}
+		if r, ok := bidiControl(tok.String()); ok {
+			return invalid("field %q: Unicode bidirectional control U+%04X is not allowed", fieldOf(dec.StackPointer()), r)
+		}
+	}
+	// encoding/json's rules but for case and duplicates, into a fresh value.
+	fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+	err := jsonv2.Unmarshal(data, fresh, jsonv1.DefaultOptionsV1(), jsonv2.MatchCaseInsensitiveNames(false),
+		jsonv2.RejectUnknownMembers(true), jsontext.AllowDuplicateNames(false))
+	var sem *jsonv2.SemanticError
+	if errors.As(err, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName) {
+		return invalid("unknown field %q (field names are case-sensitive)", fieldOf(sem.JSONPointer))
+	} else if err != nil {
+		return invalid("request body: %v", err)
+	}
 	return nil
+}
+
+// fieldOf names a JSON pointer's member as the error messages do:
+// "/spec/name" is "spec.name".
+func fieldOf(p jsontext.Pointer) string {
+	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
+}
+
+// bidiControl returns the first Unicode bidirectional embedding, override or
+// isolate control in s (U+202A–U+202E, U+2066–U+2069).
+func bidiControl(s string) (rune, bool) {
+	for _, r := range s {
+		if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // describeJSONError turns a decoding error into a message naming the field
@@ -247,15 +317,36 @@ func checkQuery(c echo.Context, known ...string) error {
 	return nil
 }
 
+// The dates the API accepts, in bodies and queries: from MinDate up to but
+// not including MaxDate. Outside them a date is a typo (year 1, 9999), and
+// beyond 2262 the store's nanosecond keys cannot represent it at all.
+var (
+	MinDate = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxDate = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// parseTime parses an RFC 3339 time of field and checks it is a date the
+// API accepts.
+func parseTime(field, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, invalid("%s: want an RFC 3339 time such as 2026-03-01T06:00:00Z, got %q", field, truncate(v, 40))
+	}
+	if t.Before(MinDate) || !t.Before(MaxDate) {
+		return time.Time{}, invalid("%s: %s is outside the dates Pilotline accepts (%s to %s)", field, truncate(v, 40),
+			MinDate.Format(time.DateOnly), MaxDate.Add(-time.Nanosecond).Format(time.DateOnly))
+	}
+	return t, nil
+}
+
 // queryTime parses an RFC 3339 time from the query; ok is false when absent.
 func queryTime(c echo.Context, name string) (t time.Time, ok bool, err error) {
 	v := c.QueryParam(name)
 	if v == "" {
 		return time.Time{}, false, nil
 	}
-	t, err = time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, false, invalid("%s: want an RFC 3339 time such as 2026-03-01T06:00:00Z, got %q", name, v)
+	if t, err = parseTime(name, v); err != nil {
+		return time.Time{}, false, err
 	}
 	return t, true, nil
 }

@@ -175,6 +175,9 @@ func (s *Server) handleGetBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	if s.Batches == nil {
 		return unavailable("batches")
 	}
@@ -190,6 +193,9 @@ func (s *Server) handleGetBatch(c echo.Context) error {
 }
 
 func (s *Server) handleCreateBatch(c echo.Context) error {
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	if s.Batches == nil || s.Products == nil {
 		return unavailable("batches")
 	}
@@ -233,13 +239,13 @@ func (s *Server) batchFromRequest(c echo.Context, req BatchRequest) (*mes.Batch,
 	var start, end time.Time
 	var err error
 	if req.PlannedStart != "" {
-		if start, err = time.Parse(time.RFC3339Nano, req.PlannedStart); err != nil {
-			return nil, invalid("planned_start: want an RFC 3339 time, got %q", truncate(req.PlannedStart, 40))
+		if start, err = parseTime("planned_start", req.PlannedStart); err != nil {
+			return nil, err
 		}
 	}
 	if req.PlannedEnd != "" {
-		if end, err = time.Parse(time.RFC3339Nano, req.PlannedEnd); err != nil {
-			return nil, invalid("planned_end: want an RFC 3339 time, got %q", truncate(req.PlannedEnd, 40))
+		if end, err = parseTime("planned_end", req.PlannedEnd); err != nil {
+			return nil, err
 		}
 		if !start.IsZero() && !end.After(start) {
 			return nil, invalid("planned_end: must be after planned_start")

@@ -253,9 +253,9 @@ func parseBookingTime(field, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, invalid("%s: required (RFC 3339, e.g. 2026-04-01T06:00:00Z)", field)
 	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := parseTime(field, v)
 	if err != nil {
-		return time.Time{}, invalid("%s: want an RFC 3339 time such as 2026-04-01T06:00:00Z, got %q", field, truncate(v, 40))
+		return time.Time{}, err
 	}
 	return t.UTC(), nil
 }
@@ -299,6 +299,9 @@ func (s *Server) bookingFromRequest(ctx context.Context, u *mes.User, req *Booki
 			if err := validText(f.name, f.v, f.name == "spec.name"); err != nil {
 				return nil, err
 			}
+		}
+		if err := validTolerances("spec.tolerances", sp.Tolerances); err != nil {
+			return nil, err
 		}
 		if err := validID("spec.route_from", sp.RouteFrom); err != nil {
 			return nil, err

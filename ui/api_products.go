@@ -131,12 +131,8 @@ func (s *Server) validateProduct(p *mes.Product) error {
 			return err
 		}
 	}
-	for ch, t := range p.Tolerances {
-		for _, v := range []float64{t.Nominal, t.Lower, t.Upper} {
-			if math.Abs(v) > maxToleranceMM {
-				return invalid("tolerances.%s: values must be within ±%d mm", ch, maxToleranceMM)
-			}
-		}
+	if err := validTolerances("tolerances", p.Tolerances); err != nil {
+		return err
 	}
 	if len(p.Route) > maxRouteOps {
 		return invalid("route: at most %d operations, got %d", maxRouteOps, len(p.Route))
@@ -163,6 +159,19 @@ func (s *Server) validateProduct(p *mes.Product) error {
 		}
 		if op.IdealCycleS > maxIdealCycleS {
 			return invalid("%s.ideal_cycle_s: at most %d, got %v", f, maxIdealCycleS, op.IdealCycleS)
+		}
+	}
+	return nil
+}
+
+// validTolerances checks that every nominal and limit is a finite length
+// within ±maxToleranceMM, for products and booking specs alike.
+func validTolerances(field string, ts map[string]mes.Tolerance) error {
+	for ch, t := range ts {
+		for _, v := range []float64{t.Nominal, t.Lower, t.Upper} {
+			if math.IsNaN(v) || math.Abs(v) > maxToleranceMM {
+				return invalid("%s.%s: values must be within ±%d mm", field, ch, maxToleranceMM)
+			}
 		}
 	}
 	return nil

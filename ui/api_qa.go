@@ -66,6 +66,9 @@ func (s *Server) handleSignFirst(c echo.Context) error {
 	if _, err := pathID(c, "id"); err != nil {
 		return err
 	}
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	return errSignFirst
 }
 

@@ -35,6 +35,7 @@ type qaFixture struct {
 	globex  string     // bearer token of a customer of globex
 	ncs     *bolt.NCService
 	now     func() time.Time
+	runs    uint64 // batches made: each gets its own machine and station sequence numbers
 }
 
 func newQAFixture(t *testing.T) *qaFixture {
@@ -84,13 +85,15 @@ func (f *qaFixture) makeBatch(t *testing.T, org string, n int, bad ...int) *mes.
 	b := &mes.Batch{Product: f.product.ISO, Quantity: n, Org: org, BlankLot: "LOT-7", State: mes.BatchReleased}
 	require.NoError(t, f.s.Batches.CreateBatch(ctx, b))
 	t0 := f.now().Add(-48 * time.Hour)
+	base := f.runs * 100000
+	f.runs++
 	for i := 1; i <= n; i++ {
 		bur, err := f.s.Burs.StartBur(ctx, b.ID, t0)
 		require.NoError(t, err)
 		for j, op := range f.product.Route {
 			m := f.machine(op.Group)
 			start := t0.Add(time.Duration(i*10+j) * time.Minute)
-			_, err := f.s.Burs.CompleteOperation(ctx, m, mes.Cycle{Seq: uint64(i*100 + j), Serial: bur.Serial, Program: op.Program,
+			_, err := f.s.Burs.CompleteOperation(ctx, m, mes.Cycle{Seq: base + uint64(i*100+j), Serial: bur.Serial, Program: op.Program,
 				ProgramVersion: op.ProgramVersion, Start: start, End: start.Add(time.Minute)})
 			require.NoError(t, err)
 		}
@@ -105,7 +108,7 @@ func (f *qaFixture) makeBatch(t *testing.T, org string, n int, bad ...int) *mes.
 				}
 			}
 		}
-		_, err = f.s.Burs.RecordMeasurement(ctx, mes.Measurement{Seq: uint64(i), Serial: bur.Serial, Station: "QC1-" + org,
+		_, err = f.s.Burs.RecordMeasurement(ctx, mes.Measurement{Seq: base + uint64(i), Serial: bur.Serial, Station: "QC1-" + org,
 			GaugeID: "GA-1", CalibrationDue: f.now().Add(90 * 24 * time.Hour), Time: t0.Add(time.Duration(i) * time.Hour), Values: v})
 		require.NoError(t, err)
 	}

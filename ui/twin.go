@@ -14,13 +14,16 @@ import (
 // mountTwin mounts the twin's WebSocket endpoint. Without a hub the
 // endpoint answers 503, so the page shows "reconnecting" rather than a 404.
 func (s *Server) mountTwin() {
-	if s.Twin == nil {
-		s.echo.GET("/ws/twin", func(echo.Context) error {
+	s.echo.GET("/ws/twin", func(c echo.Context) error {
+		if err := checkQuery(c, "grinders", "batch"); err != nil {
+			return err
+		}
+		if s.Twin == nil {
 			return mes.Errorf(mes.EINTERNAL, "no twin on this server")
-		})
-		return
-	}
-	s.echo.GET("/ws/twin", echo.WrapHandler(s.Twin))
+		}
+		s.Twin.ServeHTTP(c.Response(), c.Request())
+		return nil
+	})
 }
 
 // mountWeb serves the embedded web front end at /. Unknown paths outside

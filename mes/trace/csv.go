@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
@@ -129,13 +130,13 @@ func (o *opsCSV) rows(cw *csv.Writer, b *mes.Bur) error {
 	pi := o.rec.UDI(b).PI()
 	for _, op := range b.Operations {
 		r := o.row
-		r[0], r[1], r[2] = b.Batch, b.Serial, pi
-		r[3], r[4], r[5] = strconv.Itoa(op.Number), op.Name, op.Machine
-		r[6], r[7], r[8], r[9] = strconv.FormatUint(op.CycleSeq, 10), op.Program, op.ProgramVersion, op.ProgramHash
-		r[10], r[11], r[12] = op.WheelID, strconv.FormatUint(uint64(op.DressCount), 10), fmtFloat(op.WheelWearUM)
+		r[0], r[1], r[2] = text(b.Batch), text(b.Serial), text(pi)
+		r[3], r[4], r[5] = strconv.Itoa(op.Number), text(op.Name), text(op.Machine)
+		r[6], r[7], r[8], r[9] = strconv.FormatUint(op.CycleSeq, 10), text(op.Program), text(op.ProgramVersion), text(op.ProgramHash)
+		r[10], r[11], r[12] = text(op.WheelID), strconv.FormatUint(uint64(op.DressCount), 10), fmtFloat(op.WheelWearUM)
 		r[13], r[14] = o.time(op.Start), o.time(op.End)
 		r[15], r[16], r[17] = fmtFloat(op.CycleS), fmtFloat(op.PeakSpindleLoad), fmtFloat(op.EnergyKWh)
-		r[18], r[19] = strconv.FormatBool(op.Aborted), string(b.Disposition)
+		r[18], r[19] = strconv.FormatBool(op.Aborted), text(string(b.Disposition))
 		if err := cw.Write(r); err != nil {
 			return err
 		}
@@ -194,6 +195,17 @@ func fmtTime(t time.Time) string {
 	return string(appendISOMillis(nil, t))
 }
 
+// text is a text cell as a spreadsheet may safely open it: a cell that
+// starts with '=', '+', '-', '@', tab or carriage return would be run as a
+// formula, so it gets a leading apostrophe (OWASP's CSV injection rule).
+// Number and time cells are written by this package and never need it.
+func text(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 type measCSV struct {
@@ -225,9 +237,9 @@ func (m *measCSV) rows(cw *csv.Writer, b *mes.Bur) error {
 		if _, ok := values[res.Characteristic]; ok {
 			value = fmtFloat(res.Value)
 		}
-		r[0], r[1], r[2], r[3] = b.Batch, b.Serial, res.Characteristic, value
+		r[0], r[1], r[2], r[3] = text(b.Batch), text(b.Serial), text(res.Characteristic), value
 		r[4], r[5], r[6], r[7] = fmtFloat(res.Nominal), fmtFloat(res.Lower), fmtFloat(res.Upper), strconv.FormatBool(res.Pass)
-		r[8], r[9], r[10], r[11] = station, gauge, due, at
+		r[8], r[9], r[10], r[11] = text(station), text(gauge), due, at
 		if err := cw.Write(r); err != nil {
 			return err
 		}
