@@ -33,7 +33,11 @@ type Dispatcher struct {
 	Line    *LineConfig
 	Burs    BurService
 	Batches BatchService
-	Writer  MachineWriter
+	// Products is where a batch's product and route are read: products
+	// created through the API or from a booking spec live only there. Nil:
+	// the line configuration's products only.
+	Products ProductService
+	Writer   MachineWriter
 	Logger  *slog.Logger
 	// WIPLimit caps the burs in process per batch; 0 means the number of
 	// machines on the batch's route plus 5.
@@ -246,7 +250,10 @@ func (d *Dispatcher) nextBur(ctx context.Context, group string) (*Bur, Operation
 	}
 	if len(waiting) > 0 {
 		b := waiting[0]
-		p, ok := d.Line.Product(b.Product)
+		p, ok, err := d.product(ctx, b.Product)
+		if err != nil {
+			return nil, Operation{}, err
+		}
 		if !ok || b.NextOp >= len(p.Route) {
 			return nil, Operation{}, Errorf(EINTERNAL, "bur %s: no operation %d on its route", b.Serial, b.NextOp)
 		}
@@ -263,7 +270,10 @@ func (d *Dispatcher) nextBur(ctx context.Context, group string) (*Bur, Operation
 		return batches[i].ID < batches[j].ID
 	})
 	for _, b := range batches {
-		p, ok := d.Line.Product(b.Product)
+		p, ok, err := d.product(ctx, b.Product)
+		if err != nil {
+			return nil, Operation{}, err
+		}
 		if !ok || len(p.Route) == 0 || p.Route[0].Group != group {
 			continue
 		}
@@ -279,6 +289,22 @@ func (d *Dispatcher) nextBur(ctx context.Context, group string) (*Bur, Operation
 		return bur, p.Route[0], nil
 	}
 	return nil, Operation{}, nil
+}
+
+// product returns the product iso: from the store when there is one (the
+// line configuration's products are seeded into it), else from the line
+// configuration.
+func (d *Dispatcher) product(ctx context.Context, iso string) (Product, bool, error) {
+	if d.Products != nil {
+		p, err := d.Products.FindProduct(ctx, iso)
+		if err == nil {
+			return *p, true, nil
+		} else if ErrorCode(err) != ENOTFOUND {
+			return Product{}, false, err
+		}
+	}
+	p, ok := d.Line.Product(iso)
+	return p, ok, nil
 }
 
 func (d *Dispatcher) wipLimit(p Product) int {

@@ -94,7 +94,9 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 	}
 	for _, b := range batches {
 		bp := twin.BatchProgress{ID: b.ID, Product: b.Product, State: b.State, Quantity: b.Quantity, Started: b.Started, Completed: b.Completed, Scrap: b.Scrap}
-		if prod, ok := line.Product(b.Product); ok {
+		if prod, err := m.products.FindProduct(ctx, b.Product); err == nil {
+			bp.ProductName, bp.ProductNameZH = prod.Name, prod.NameZH
+		} else if prod, ok := line.Product(b.Product); ok {
 			bp.ProductName, bp.ProductNameZH = prod.Name, prod.NameZH
 		}
 		p.Batches = append(p.Batches, bp)

@@ -304,7 +304,7 @@ func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
 	// The SPC monitor sees every measurement the dispatcher records: a rule
 	// violation opens a suspect-bur NC and, for AutoHold products, holds the batch.
 	spc := &mes.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc")}
-	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Logger: m.logger.With("component", "dispatch")}
+	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Products: m.products, Logger: m.logger.With("component", "dispatch")}
 	return m.dispatcher
 }
 
