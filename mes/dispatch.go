@@ -38,7 +38,7 @@ type Dispatcher struct {
 	// the line configuration's products only.
 	Products ProductService
 	Writer   MachineWriter
-	Logger  *slog.Logger
+	Logger   *slog.Logger
 	// WIPLimit caps the burs in process per batch; 0 means the number of
 	// machines on the batch's route plus 5.
 	WIPLimit int
