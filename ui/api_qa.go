@@ -60,6 +60,7 @@ func (s *Server) mountQA(g *echo.Group) {
 	g.GET("/batches/:id/trace", s.handleTrace, s.allow(everyone...))
 	g.POST("/ncs/:id/disposition", s.handleDisposition, qa)
 	g.GET("/spc", s.handleSPC, s.allow(staffRoles...))
+	g.GET("/verify", s.handleVerify, qa)
 }
 
 func (s *Server) handleSignFirst(c echo.Context) error {

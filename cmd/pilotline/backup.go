@@ -7,10 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-
-	"github.com/pilotline/pilotline/mes/bolt"
 )
 
 // BackupMain is `pilotline backup`: a consistent copy of the store, either
@@ -19,6 +16,7 @@ type BackupMain struct {
 	DataDir string
 	Out     string
 	URL     string
+	Token   string // bearer token for URL
 
 	stdout, stderr io.Writer
 }
@@ -30,15 +28,22 @@ func NewBackupMain(stdout, stderr io.Writer) *BackupMain {
 
 // ParseFlags parses and validates the flags.
 func (m *BackupMain) ParseFlags(_ context.Context, args []string) error {
-	fs := newFlagSet("backup", "Writes a consistent copy of the store to a file. While `pilotline serve` runs it holds\nthe store's lock: pass --url to copy through its API (GET /api/v1/backup) instead.", m.stderr)
+	fs := newFlagSet("backup", "Writes a consistent copy of the store to a file. While `pilotline serve` runs it holds\nthe store's lock: pass --url and --token (an admin's) to copy through its API (GET /api/v1/backup) instead.", m.stderr)
 	fs.StringVar(&m.DataDir, "data", "./data", "data `DIR` holding pilotline.db")
 	fs.StringVar(&m.Out, "o", "", "output `FILE` (required; written atomically)")
 	fs.StringVar(&m.URL, "url", "", "base `URL` of a running pilotline serve, e.g. http://127.0.0.1:8080")
+	fs.StringVar(&m.Token, "token", "", "API bearer `TOKEN` of an admin for --url (default $PILOTLINE_TOKEN)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if m.Out == "" {
+	if m.Token == "" {
+		m.Token = os.Getenv("PILOTLINE_TOKEN")
+	}
+	switch {
+	case m.Out == "":
 		return errors.New("-o: output file required")
+	case m.URL != "" && m.Token == "":
+		return errors.New("--token: required with --url (or set $PILOTLINE_TOKEN)")
 	}
 	return nil
 }
@@ -63,13 +68,9 @@ func (m *BackupMain) Run(ctx context.Context) error {
 }
 
 func (m *BackupMain) fromFile(ctx context.Context, w io.Writer) (int64, error) {
-	path := filepath.Join(m.DataDir, "pilotline.db")
-	if _, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("no store at %s: %w", path, err)
-	}
-	db, err := bolt.Open(path, bolt.Options{ReadOnly: true})
+	db, err := openStoreReadOnly(m.DataDir)
 	if err != nil {
-		return 0, fmt.Errorf("open store (if pilotline serve is running, use --url): %w", err)
+		return 0, err
 	}
 	defer db.Close()
 	return db.Backup(ctx, w)
@@ -80,9 +81,10 @@ func (m *BackupMain) fromAPI(ctx context.Context, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("--url: %w", err)
 	}
+	req.Header.Set("Authorization", "Bearer "+m.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("backup from %s: %w", m.URL, err)
+		return 0, cannotOpen{fmt.Errorf("backup from %s: %w", m.URL, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -40,7 +40,7 @@ func TestBackup_FromFile(t *testing.T) {
 
 	missing := filepath.Join(t.TempDir(), "never.db")
 	code, _, stderr = runCLI("backup", "--data", t.TempDir(), "-o", missing)
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitCannotOpen, code)
 	assert.Contains(t, stderr, "no store at")
 	_, err = os.Stat(missing)
 	assert.True(t, os.IsNotExist(err), "no output after a failed backup")

@@ -84,11 +84,11 @@ func (m *ExportMain) Run(ctx context.Context) error {
 func openStoreReadOnly(dataDir string) (*bolt.DB, error) {
 	path := filepath.Join(dataDir, "pilotline.db")
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no store at %s: %w", path, err)
+		return nil, cannotOpen{fmt.Errorf("no store at %s: %w", path, err)}
 	}
 	db, err := bolt.Open(path, bolt.Options{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("open store (if pilotline serve is running, use --url): %w", err)
+		return nil, cannotOpen{fmt.Errorf("could not open the store %s (if pilotline serve is running, use --url and --token): %w", path, err)}
 	}
 	return db, nil
 }
@@ -141,7 +141,7 @@ func (m *ExportMain) fromAPI(ctx context.Context, w io.Writer) error {
 	req.Header.Set("Authorization", "Bearer "+m.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("export from %s: %w", m.URL, err)
+		return cannotOpen{fmt.Errorf("export from %s: %w", m.URL, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -40,7 +40,8 @@ func main() {
 }
 
 // run executes one command and returns the process exit code: 0 on success,
-// 2 on bad usage or configuration, 1 on a runtime failure.
+// 2 on bad usage or configuration, 3 when the store could not be opened or
+// the server not reached, 1 on any other runtime failure (exitcode.go).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -101,9 +102,9 @@ func runMain(ctx context.Context, p Program, args []string, stderr io.Writer) in
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pilotline: %s\n", describe(err))
-		return 1
+		return exitCode(err)
 	}
-	return 0
+	return exitOK
 }
 
 // describe renders an error for a person: the message of an application

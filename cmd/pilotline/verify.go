@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/trace"
@@ -18,6 +21,8 @@ import (
 type VerifyMain struct {
 	DataDir string
 	Bundle  string
+	URL     string // a running server verifies its own store
+	Token   string // bearer token (qa or admin) for URL
 
 	dataSet        bool
 	stdout, stderr io.Writer
@@ -34,11 +39,16 @@ var errTampered = mes.Errorf(mes.ECONFLICT, "verification failed: records were a
 
 // ParseFlags parses and validates the flags.
 func (m *VerifyMain) ParseFlags(_ context.Context, args []string) error {
-	fs := newFlagSet("verify", "Checks that nothing was altered: with --data, the store's hash-chained audit trail, its\nnonconformances, every finished bur against its disposition's audit entry, and e-signatures\n(each signature's record hash against the batch as stored);\nwith --bundle, a trace bundle offline. Exit code 0: intact; 1: altered; 2: usage.", m.stderr)
+	fs := newFlagSet("verify", "Checks that nothing was altered: with --data, the store's hash-chained audit trail, its\nnonconformances, every finished bur against its disposition's audit entry, and e-signatures\n(each signature's record hash against the batch as stored); with --url and --token, the same\ncheck run by a running pilotline serve on its own store (which it holds locked);\nwith --bundle, a trace bundle offline.\nExit code 0: intact; 1: altered; 2: usage; 3: could not open the store or bundle, or reach\nthe server (nothing was checked).", m.stderr)
 	fs.StringVar(&m.DataDir, "data", "./data", "data `DIR` holding pilotline.db (opened read-only)")
 	fs.StringVar(&m.Bundle, "bundle", "", "trace bundle `FILE` (zip) to check instead of the store")
+	fs.StringVar(&m.URL, "url", "", "base `URL` of a running pilotline serve, e.g. http://127.0.0.1:8080: it verifies its store")
+	fs.StringVar(&m.Token, "token", "", "API bearer `TOKEN` (qa or admin) for --url (default $PILOTLINE_TOKEN)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if m.Token == "" {
+		m.Token = os.Getenv("PILOTLINE_TOKEN")
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "data" {
@@ -48,24 +58,69 @@ func (m *VerifyMain) ParseFlags(_ context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if m.Bundle != "" && m.dataSet {
-		return errors.New("--bundle and --data: give one")
+	given := 0
+	for _, set := range []bool{m.Bundle != "", m.dataSet, m.URL != ""} {
+		if set {
+			given++
+		}
+	}
+	switch {
+	case given > 1:
+		return errors.New("--bundle, --data and --url: give one")
+	case m.URL != "" && m.Token == "":
+		return errors.New("--token: required with --url (or set $PILOTLINE_TOKEN)")
 	}
 	return nil
 }
 
-// Run verifies and prints the report.
+// Run verifies and prints the report. Any failure but an alteration means
+// nothing was checked: exit code exitCannotOpen, never that of "altered".
 func (m *VerifyMain) Run(ctx context.Context) error {
-	if m.Bundle != "" {
-		return m.verifyBundle()
+	var err error
+	switch {
+	case m.Bundle != "":
+		err = m.verifyBundle()
+	case m.URL != "":
+		err = m.verifyServer(ctx)
+	default:
+		err = m.verifyStore(ctx)
 	}
-	return m.verifyStore(ctx)
+	if err != nil && !errors.Is(err, errTampered) {
+		var co cannotOpen
+		if !errors.As(err, &co) {
+			err = cannotOpen{fmt.Errorf("could not verify: %w", err)}
+		}
+	}
+	return err
+}
+
+// verifyServer asks a running server to verify its own store.
+func (m *VerifyMain) verifyServer(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.URL, "/")+"/api/v1/verify", nil)
+	if err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+m.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return cannotOpen{fmt.Errorf("verify at %s: %w", m.URL, err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return cannotOpen{fmt.Errorf("verify at %s: %s: %s", m.URL, resp.Status, strings.TrimSpace(string(b)))}
+	}
+	var rep mes.StoreReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		return cannotOpen{fmt.Errorf("verify at %s: reading the report: %w", m.URL, err)}
+	}
+	return m.storeReport(m.URL, &rep)
 }
 
 func (m *VerifyMain) verifyBundle() error {
 	f, err := os.Open(m.Bundle)
 	if err != nil {
-		return fmt.Errorf("--bundle: %w", err)
+		return cannotOpen{fmt.Errorf("--bundle: %w", err)}
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -99,8 +154,13 @@ func (m *VerifyMain) verifyStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return m.storeReport(m.DataDir, rep)
+}
+
+// storeReport prints the report of the store at where.
+func (m *VerifyMain) storeReport(where string, rep *mes.StoreReport) error {
 	fmt.Fprintf(m.stdout, "store %s: %d audit entries (head seq %d %s), %d nonconformance(s), %d signature(s), %d burs checked\n",
-		m.DataDir, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash, rep.NCs, rep.Signatures, rep.Burs)
+		where, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash, rep.NCs, rep.Signatures, rep.Burs)
 	if rep.UnauditedBurs > 0 {
 		fmt.Fprintf(m.stdout, "  note: %d bur(s) finished before bur dispositions were audited: covered by signatures only\n", rep.UnauditedBurs)
 	}

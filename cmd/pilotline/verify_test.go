@@ -212,7 +212,7 @@ func TestVerify_Usage(t *testing.T) {
 		assert.Equal(t, 2, code, "%v", args)
 	}
 	code, _, errOut := runCLI("verify", "--data", t.TempDir())
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitCannotOpen, code, "no store is not an altered store")
 	assert.Contains(t, errOut, "no store")
 }
 
