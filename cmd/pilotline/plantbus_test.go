@@ -58,3 +58,41 @@ func TestServe_BadMQTTURL(t *testing.T) {
 		assert.Contains(t, err.Error(), "--mqtt", url)
 	}
 }
+
+// TestPlant_ShowsServedLine runs `pilotline serve --mqtt` and `pilotline
+// plant --mqtt` against one broker: the plant view lists the line, live,
+// with its twin's URL.
+func TestPlant_ShowsServedLine(t *testing.T) {
+	broker := mqtttest.MustMosquitto(t)
+	s := MustRunServe(t, "--speed", "400", "--mqtt", broker.URL())
+	p := NewPlantMain(&bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, p.ParseFlags(context.Background(), []string{"--mqtt", broker.URL(), "--http", "127.0.0.1:0", "--log-level", "warn"}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; p.Close() })
+	<-p.Ready()
+
+	var lines struct {
+		Lines []struct {
+			Node     string `json:"node"`
+			Name     string `json:"name"`
+			Stale    bool   `json:"stale"`
+			TwinURL  string `json:"twin_url"`
+			Grinders int    `json:"grinders"`
+		} `json:"lines"`
+	}
+	eventually(t, mqtttest.Wait, "the line in the plant view", func() bool {
+		return getJSON(t, p.URL()+"api/v1/lines", &lines) == 200 && len(lines.Lines) == 1 && !lines.Lines[0].Stale && lines.Lines[0].Grinders == 25
+	})
+	assert.Equal(t, "cnc-pilot-line-1", lines.Lines[0].Node)
+	assert.Equal(t, "CNC pilot line 1", lines.Lines[0].Name)
+	assert.Equal(t, s.URL(), lines.Lines[0].TwinURL)
+}
+
+func TestPlant_BadFlags(t *testing.T) {
+	for _, args := range [][]string{{}, {"--mqtt", "http://x:1"}, {"--mqtt", "tcp://127.0.0.1:1883", "--password-env", "PILOTLINE_TEST_UNSET_VAR"}} {
+		p := NewPlantMain(&bytes.Buffer{}, &bytes.Buffer{})
+		assert.Error(t, p.ParseFlags(context.Background(), args), "%v", args)
+	}
+}
