@@ -239,7 +239,7 @@ func VerifyChainFrom(start ChainHead, entries iter.Seq2[AuditEntry, error]) (Cha
 		if err != nil {
 			return head, fmt.Errorf("verify audit chain after seq %d: %w", head.Seq, err)
 		}
-		if err := checkLink(head, e); err != nil {
+		if err := CheckLink(head, e); err != nil {
 			return head, err
 		}
 		head = e.Head()
@@ -247,8 +247,9 @@ func VerifyChainFrom(start ChainHead, entries iter.Seq2[AuditEntry, error]) (Cha
 	return head, nil
 }
 
-// checkLink checks e on its own and as the successor of prev.
-func checkLink(prev ChainHead, e AuditEntry) error {
+// CheckLink checks e on its own (its hash) and as the successor of prev.
+// Errors: *AuditChainError naming what is wrong.
+func CheckLink(prev ChainHead, e AuditEntry) error {
 	want, err := e.ComputeHash()
 	switch {
 	case err != nil:

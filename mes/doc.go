@@ -8,8 +8,9 @@
 //
 // The engines that compute on this vocabulary live in their own packages,
 // one axis of change each: mes/kpi (takt, cycle time, OEE per ISO 22400-2,
-// downtime, energy and carbon) and mes/booking (quotes and the booking
-// scheduler).
+// downtime, energy and carbon), mes/booking (quotes and the booking
+// scheduler) and mes/quality (the SPC monitor, review by exception, store
+// verification and the record comparisons the trace bundle verifier shares).
 //
 // IMPORTANT: this package imports the standard library only. Adapters and
 // engines depend on it; it depends on none of them.

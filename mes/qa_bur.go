@@ -62,35 +62,3 @@ func BurAuditEntry(b *Bur, actor string, at time.Time) AuditEntry {
 	return AuditEntry{Time: at, Actor: actor, Action: AuditChange, ObjectType: AuditObjectBur, ObjectID: b.Serial,
 		Batch: b.Batch, Old: burUndecided, New: raw, Reason: reason}
 }
-
-// CheckBurAudit checks stored bur b against the New value of its latest
-// audit entry e. Operations recorded after that entry are allowed only
-// from the bur's own inspection station (its cycle may end after its
-// measurement: see BurService.CompleteOperation); they are not covered by
-// the hash. Errors: ECONFLICT naming what differs.
-func CheckBurAudit(b *Bur, e AuditEntry) error {
-	var v BurAuditValue
-	if err := json.Unmarshal(e.New, &v); err != nil {
-		return Errorf(ECONFLICT, "bur %s: audit entry seq %d is not a bur value: %v", b.Serial, e.Seq, err)
-	}
-	if v.Operations > len(b.Operations) {
-		return Errorf(ECONFLICT, "bur %s has %d operations but its audit entry seq %d recorded %d (operations removed)",
-			b.Serial, len(b.Operations), e.Seq, v.Operations)
-	}
-	later := 0
-	for _, op := range b.Operations[v.Operations:] {
-		if b.Measurement == nil || op.Machine != b.Measurement.Station {
-			return Errorf(ECONFLICT, "bur %s: operation %d on %s after its audit entry seq %d, not from its inspection station (operation inserted)",
-				b.Serial, op.Number, op.Machine, e.Seq)
-		}
-		if !op.Aborted {
-			later++
-		}
-	}
-	cp := *b
-	cp.NextOp = b.NextOp - later
-	if cp.NextOp != v.NextOp || BurRecordHash(&cp, v.Operations) != v.Hash || b.Disposition != v.Disposition {
-		return Errorf(ECONFLICT, "bur %s differs from its audit entry seq %d (record altered)", b.Serial, e.Seq)
-	}
-	return nil
-}

@@ -275,7 +275,7 @@ func (c *ControlChart) Check(rules ...SPCRule) []SPCViolation {
 		}
 	}
 	// Range violations were appended after the x chart's; keep time order.
-	slices.SortStableFunc(out, func(a, b SPCViolation) int { return a.plotIndex(c.Kind) - b.plotIndex(c.Kind) })
+	slices.SortStableFunc(out, func(a, b SPCViolation) int { return a.PlotIndex(c.Kind) - b.PlotIndex(c.Kind) })
 	return out
 }
 
@@ -286,8 +286,9 @@ func (c *ControlChart) serialAt(chart string, i int) string {
 	return c.Serials[i]
 }
 
-// plotIndex is where a violation sits on the time axis, for ordering.
-func (v SPCViolation) plotIndex(kind ChartKind) int {
+// PlotIndex is where a violation sits on the time axis of a chart of kind:
+// a moving range ends at the point after its index.
+func (v SPCViolation) PlotIndex(kind ChartKind) int {
 	if v.Chart == "r" && kind == ChartIMR {
 		return v.Index + 1
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/quality"
 )
 
 // QA are the quality services behind release with e-signatures,
@@ -297,12 +298,12 @@ func (s *Server) handleReview(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	r, err := s.traceSource(q).Review(ctx, s.Events, id, s.Now().UTC())
+	r, err := quality.Review(ctx, s.traceSource(q), s.Events, id, s.Now().UTC())
 	if err != nil {
 		return err
 	}
 	if !u.Staff() {
-		r.Alarms, r.CommLost, r.Machines = []mes.MachineEvent{}, []mes.CommGap{}, nil // the plant's own data
+		r.Alarms, r.CommLost, r.Machines = []mes.MachineEvent{}, []quality.CommGap{}, nil // the plant's own data
 	}
 	return c.JSON(http.StatusOK, r)
 }
@@ -337,7 +338,7 @@ func (s *Server) handleSPC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	baseline, err := queryInt(c, "baseline", mes.DefaultSPCBaseline, 2, maxSPCBaseline)
+	baseline, err := queryInt(c, "baseline", quality.DefaultSPCBaseline, 2, maxSPCBaseline)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/mes/quality"
 	"github.com/pilotline/pilotline/mes/trace"
 )
 
@@ -272,7 +273,7 @@ func TestQA_ReviewAndSPC(t *testing.T) {
 	s, id := f.s, f.batch.ID
 	rec := do(t, s, http.MethodGet, "/api/v1/batches/"+id+"/review", "", bearer(f.qa)...)
 	requireStatus(t, http.StatusOK, rec)
-	r := decode[mes.BatchReview](t, rec)
+	r := decode[quality.BatchReview](t, rec)
 	assert.False(t, r.CanRelease)
 	assert.Equal(t, 1, r.OpenNCs)
 	require.NotEmpty(t, r.Blockers)
@@ -282,7 +283,7 @@ func TestQA_ReviewAndSPC(t *testing.T) {
 	assert.NotEmpty(t, r.Capability)
 
 	f.closeNCs(t)
-	r = decode[mes.BatchReview](t, do(t, s, http.MethodGet, "/api/v1/batches/"+id+"/review", "", bearer(f.qa)...))
+	r = decode[quality.BatchReview](t, do(t, s, http.MethodGet, "/api/v1/batches/"+id+"/review", "", bearer(f.qa)...))
 	assert.True(t, r.CanRelease, "blockers: %v", r.Blockers)
 
 	var ch string

@@ -15,6 +15,7 @@ import (
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
 	"github.com/pilotline/pilotline/mes/booking"
+	"github.com/pilotline/pilotline/mes/quality"
 	"github.com/pilotline/pilotline/mqtt"
 	"github.com/pilotline/pilotline/opcua"
 	"github.com/pilotline/pilotline/opcua/sim"
@@ -303,7 +304,7 @@ func (m *ServeMain) health() map[string]any {
 func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
 	// The SPC monitor sees every measurement the dispatcher records: a rule
 	// violation opens a suspect-bur NC and, for AutoHold products, holds the batch.
-	spc := &mes.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc")}
+	spc := &quality.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc")}
 	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Products: m.products, Logger: m.logger.With("component", "dispatch")}
 	return m.dispatcher
 }

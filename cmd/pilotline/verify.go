@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/quality"
 	"github.com/pilotline/pilotline/mes/trace"
 )
 
@@ -150,7 +151,7 @@ func (m *VerifyMain) verifyStore(ctx context.Context) error {
 	}
 	defer db.Close()
 	src, sigs := storeTraceSource(db)
-	rep, err := src.VerifyStore(ctx, sigs)
+	rep, err := quality.VerifyStore(ctx, src, sigs)
 	if err != nil {
 		return err
 	}

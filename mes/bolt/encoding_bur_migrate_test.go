@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotline/pilotline/mes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/quality"
 )
 
 func migrateProduct() mes.Product {
@@ -149,11 +151,11 @@ func (s schema4Store) assertBurs(t *testing.T, db *DB) {
 }
 
 // verifyStore checks the store as `pilotline verify` does.
-func verifyStore(ctx context.Context, db *DB) (*mes.StoreReport, error) {
+func verifyStore(ctx context.Context, db *DB) (*quality.StoreReport, error) {
 	sigs := NewSignatureService(db)
 	src := mes.TraceSource{Batches: NewBatchService(db), Products: NewProductService(db), Burs: NewBurService(db),
 		NCs: NewNCService(db), Signatures: sigs, Audit: NewAuditService(db)}
-	return src.VerifyStore(ctx, sigs)
+	return quality.VerifyStore(ctx, src, sigs)
 }
 
 // storedBurForms counts the burs stored in each encoding.

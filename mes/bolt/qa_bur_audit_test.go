@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
+	"github.com/pilotline/pilotline/mes/quality"
 )
 
 // burEntries returns the last bur audit entry of each bur of batch, and
@@ -52,7 +53,7 @@ func TestBurAudit_Dispositions(t *testing.T) {
 		assert.Equal(t, len(s.product.Route), v.Operations)
 		assert.Equal(t, mes.BurRecordHash(bur, len(bur.Operations)), v.Hash)
 		assert.True(t, e.Time.Equal(bur.Finished))
-		assert.NoError(t, mes.CheckBurAudit(bur, e))
+		assert.NoError(t, quality.CheckBur(bur, e))
 		if bur.Seq == 2 {
 			assert.Equal(t, mes.BurScrap, bur.Disposition)
 			assert.Contains(t, e.Reason, "out of tolerance")
@@ -104,7 +105,7 @@ func TestBurAudit_AbortedCycleScrap(t *testing.T) {
 	assert.Equal(t, mes.BurScrap, v.Disposition)
 	assert.Nil(t, v.Measurement)
 	assert.Equal(t, 1, v.Operations)
-	assert.NoError(t, mes.CheckBurAudit(bur, e))
+	assert.NoError(t, quality.CheckBur(bur, e))
 
 	// A cycle delivered again changes nothing and appends nothing.
 	before, err := audit.AuditHead(ctx)
@@ -148,11 +149,11 @@ func TestBurAudit_LateInspectionCycle(t *testing.T) {
 	entries, _ := burEntries(t, audit, b.ID)
 	e := entries[bur.Serial]
 	require.NotZero(t, e.Seq)
-	assert.NoError(t, mes.CheckBurAudit(bur, e))
+	assert.NoError(t, quality.CheckBur(bur, e))
 
 	inserted := *bur
 	inserted.Operations = append(append([]mes.OperationRecord{}, bur.Operations...), bur.Operations[0])
-	err = mes.CheckBurAudit(&inserted, e)
+	err = quality.CheckBur(&inserted, e)
 	assert.Equal(t, mes.ECONFLICT, mes.ErrorCode(err))
 	assert.ErrorContains(t, err, "operation inserted")
 }
@@ -188,14 +189,14 @@ func TestCheckBurAudit_Alterations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			orig := burs[tt.seq-1]
 			e := last[orig.Serial]
-			require.NoError(t, mes.CheckBurAudit(orig, e), "as stored")
+			require.NoError(t, quality.CheckBur(orig, e), "as stored")
 			// A deep copy through JSON, as a bur read back from the store.
 			raw, err := json.Marshal(orig)
 			require.NoError(t, err)
 			var cp mes.Bur
 			require.NoError(t, json.Unmarshal(raw, &cp))
 			tt.alter(&cp)
-			err = mes.CheckBurAudit(&cp, e)
+			err = quality.CheckBur(&cp, e)
 			assert.Equal(t, mes.ECONFLICT, mes.ErrorCode(err))
 			assert.ErrorContains(t, err, tt.want)
 		})

@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata" // so a bundle's time zone loads on any machine
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/quality"
 )
 
 // Names of the files in a bundle.
@@ -116,7 +117,7 @@ type BundleReport struct {
 	Files         []BundleFile  `json:"files"`
 	RecordHash    string        `json:"record_hash"` // recomputed from record.json
 	Burs          int           `json:"burs"`
-	BursChecked   int           `json:"burs_checked"`   // checked against the audit entry of their disposition (mes.CheckBurAudit)
+	BursChecked   int           `json:"burs_checked"`   // checked against the audit entry of their disposition (quality.CheckBur)
 	UnauditedBurs int           `json:"unaudited_burs"` // finished before the batch's first bur entry: covered by the record hash and signatures only
 	Signatures    int           `json:"signatures"`
 	AuditEntries  int           `json:"audit_entries"`
@@ -137,7 +138,7 @@ func (r *BundleReport) problem(format string, args ...any) {
 //   - every audit entry's hash, the chain links between consecutive
 //     entries, and the entries and record.json against audit-head.json;
 //   - every bur against the latest audit entry of its disposition
-//     (mes.CheckBurAudit), finished burs without one, and bur entries whose
+//     (quality.CheckBur), finished burs without one, and bur entries whose
 //     bur is not in the record;
 //   - that record.json holds each field once, before its burs.
 //
@@ -306,10 +307,8 @@ func verifyRecord(rep *BundleReport, f *zip.File, files map[string]*zip.File, he
 			rep.problem("signature %s (%s, %s): bound to record hash %s, record is %s", s.ID, s.PrintedName, s.Meaning, s.RecordHash, rep.RecordHash)
 		}
 		if e, ok := signEntries[s.ID]; ok {
-			var logged mes.Signature
-			if err := json.Unmarshal(e.New, &logged); err != nil || logged.RecordHash != s.RecordHash ||
-				logged.SignerID != s.SignerID || logged.Meaning != s.Meaning || !logged.SignedAt.Equal(s.SignedAt) {
-				rep.problem("signature %s differs from its audit entry seq %d", s.ID, e.Seq)
+			if err := quality.CheckSignature(s, e); err != nil {
+				rep.problem("%s", mes.ErrorMessage(err))
 			}
 		}
 	}
@@ -397,7 +396,7 @@ func (c *burAuditCheck) check(rep *BundleReport, b *mes.Bur) {
 	case ok:
 		c.last[b.Serial] = burEntry{i: be.i, seen: true}
 		rep.BursChecked++
-		if err := mes.CheckBurAudit(b, c.entries[be.i]); err != nil {
+		if err := quality.CheckBur(b, c.entries[be.i]); err != nil {
 			rep.problem("%s", mes.ErrorMessage(err))
 		}
 	case b.Disposition == mes.BurInProcess:
