@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/quality"
 )
 
 // handleVerify is GET /api/v1/verify: the server checks its own store as
@@ -22,11 +22,11 @@ func (s *Server) handleVerify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sigs, ok := q.Signatures.(mes.SignatureWalker)
+	sigs, ok := q.Signatures.(quality.SignatureWalker)
 	if !ok || s.Audit == nil {
 		return unavailable("verification")
 	}
-	rep, err := s.traceSource(q).VerifyStore(c.Request().Context(), sigs)
+	rep, err := quality.VerifyStore(c.Request().Context(), s.traceSource(q), sigs)
 	if err != nil {
 		return err
 	}
