@@ -111,7 +111,7 @@ func (m *VerifyMain) verifyServer(ctx context.Context) error {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return cannotOpen{fmt.Errorf("verify at %s: %s: %s", m.URL, resp.Status, strings.TrimSpace(string(b)))}
 	}
-	var rep mes.StoreReport
+	var rep quality.StoreReport
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 		return cannotOpen{fmt.Errorf("verify at %s: reading the report: %w", m.URL, err)}
 	}
@@ -159,7 +159,7 @@ func (m *VerifyMain) verifyStore(ctx context.Context) error {
 }
 
 // storeReport prints the report of the store at where.
-func (m *VerifyMain) storeReport(where string, rep *mes.StoreReport) error {
+func (m *VerifyMain) storeReport(where string, rep *quality.StoreReport) error {
 	fmt.Fprintf(m.stdout, "store %s: %d audit entries (head seq %d %s), %d nonconformance(s), %d signature(s), %d burs checked\n",
 		where, rep.AuditEntries, rep.AuditHead.Seq, rep.AuditHead.Hash, rep.NCs, rep.Signatures, rep.Burs)
 	if rep.UnauditedBurs > 0 {
