@@ -31,6 +31,10 @@ const (
 	DefaultProcessInterval = 5 * time.Second
 	// lineStateInterval is the least time between two retained line states.
 	lineStateInterval = time.Second
+	// enqueueEvery and ackEvery space the publisher's own transactions on
+	// the store, which share bbolt's one writer with the line's events.
+	enqueueEvery = 50 * time.Millisecond
+	ackEvery     = 250 * time.Millisecond
 
 	sendBatch      = 256 // messages read from the outbox at once
 	ackTimeout     = 10 * time.Second
@@ -284,6 +288,11 @@ func (p *Publisher) foldLoop(ctx context.Context) {
 			return
 		case <-p.wake:
 			p.step(ctx)
+			// Let the next events gather: one outbox transaction for all.
+			select {
+			case <-ctx.Done():
+			case <-time.After(enqueueEvery):
+			}
 		case <-line.C:
 			if p.lineDirty {
 				p.enqueue(ctx, []mes.OutboxMessage{p.lineStateMsg()})
@@ -636,7 +645,19 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
 	if err := birth(); err != nil {
 		return p.endSession(ctx, c, bdSeq, err)
 	}
-	var cursor, acked uint64
+	var cursor, acked, confirmed uint64
+	lastAck := time.Now()
+	ack := func() {
+		if confirmed <= acked {
+			return
+		}
+		if err := p.ob.Ack(context.WithoutCancel(ctx), confirmed); err != nil {
+			p.log.Error("plant bus: remove sent messages from the outbox", "err", err)
+			return
+		}
+		acked, lastAck = confirmed, time.Now()
+	}
+	defer ack()
 	for {
 		select {
 		case <-ctx.Done():
@@ -655,16 +676,21 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
 			return p.endSession(ctx, c, bdSeq, err)
 		}
 		if len(msgs) == 0 {
+			var ackNow <-chan time.Time
+			if confirmed > acked {
+				ackNow = time.After(ackEvery - time.Since(lastAck))
+			}
 			select {
 			case <-ctx.Done():
 			case <-lost:
 			case <-p.sendWake:
+			case <-ackNow:
+				ack()
 			case <-p.rebirth:
 				poke(p.rebirth)
 			}
 			continue
 		}
-		confirmed := acked
 		var sendErr error
 		for _, m := range msgs {
 			if sendErr = p.send(c, m, &seq, m.Seq <= mark); sendErr != nil {
@@ -677,13 +703,8 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
 				confirmed = m.Seq
 			}
 		}
-		p.log.Debug("plant bus: sent", "from", msgs[0].Seq, "to", cursor, "confirmed", confirmed, "err", sendErr)
-		if confirmed > acked {
-			if err := p.ob.Ack(context.WithoutCancel(ctx), confirmed); err != nil {
-				p.log.Error("plant bus: remove sent messages from the outbox", "err", err)
-			} else {
-				acked = confirmed
-			}
+		if time.Since(lastAck) >= ackEvery {
+			ack()
 		}
 		if sendErr != nil {
 			return sendErr
