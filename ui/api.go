@@ -67,6 +67,7 @@ func (s *Server) mountAPI() {
 
 	g.GET("/burs/:serial", s.handleGetBur, s.allow(everyone...))
 	g.GET("/kpi", s.handleKPI, s.allow(staffRoles...))
+	s.mountReport(g)
 	g.GET("/events", s.handleEvents, s.allow(staffRoles...))
 	g.GET("/backup", s.handleBackup, s.allow(mes.RoleAdmin))
 

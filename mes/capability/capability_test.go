@@ -292,3 +292,18 @@ func TestAndersonDarlingRejectsSkewed(t *testing.T) {
 	assert.False(t, r.Normal)
 	assert.Less(t, r.P, 0.001)
 }
+
+func TestAndersonDarlingFarOutlier(t *testing.T) {
+	// A reject 12σ out among 400 close values: a normal CDF computed as
+	// 1 − Φ would give log 0 here. A² stays finite and large, p is 0.
+	var xs []float64
+	for i := 1; i <= 400; i++ {
+		xs = append(xs, 0.005+0.0015*math.Sin(float64(i)))
+	}
+	xs = append(xs, 0.03)
+	r, err := AndersonDarling(xs)
+	require.NoError(t, err)
+	assert.False(t, math.IsInf(r.A2, 0) || math.IsNaN(r.A2), "A² = %v", r.A2)
+	assert.Less(t, r.P, 0.001)
+	assert.False(t, r.Normal)
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // NormalityAlpha is the significance level below which a characteristic is
@@ -39,17 +38,23 @@ func AndersonDarling(xs []float64) (Normality, error) {
 	if !(sd > 0) {
 		return Normality{}, fmt.Errorf("capability: no variation in the values")
 	}
-	norm := distuv.Normal{Mu: mean, Sigma: sd}
+	// Both tails through erfc: distuv.Normal's Survival is 1 − CDF, which
+	// is 0 beyond about 8σ and would make a far outlier's term −∞.
 	var s float64
 	for i := range n {
-		lo := math.Log(norm.CDF(ys[i]))
-		hi := math.Log(norm.Survival(ys[n-1-i]))
+		zlo := (ys[i] - mean) / sd
+		zhi := (ys[n-1-i] - mean) / sd
+		lo := math.Log(0.5 * math.Erfc(-zlo/math.Sqrt2))
+		hi := math.Log(0.5 * math.Erfc(zhi/math.Sqrt2))
 		s += float64(2*i+1) * (lo + hi)
 	}
 	fn := float64(n)
 	a2 := -fn - s/fn
 	a2s := a2 * (1 + 0.75/fn + 2.25/(fn*fn))
-	p := adPValue(a2s)
+	p := 0.0 // a value beyond double precision's normal tail: not normal
+	if !math.IsInf(a2s, 0) && !math.IsNaN(a2s) {
+		p = adPValue(a2s)
+	}
 	return Normality{N: n, A2: a2, A2Star: a2s, P: p, Normal: p >= NormalityAlpha}, nil
 }
 

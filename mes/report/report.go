@@ -124,7 +124,7 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 		ProductName: in.Product.Name, ProductNameZH: in.Product.NameZH,
 		Generated: in.Generated, Thresholds: in.Thresholds,
 	}
-	r.From, r.To = window(in)
+	r.From, r.To = Window(in)
 	r.Takt = buildTakt(in)
 	if in.OEE != nil {
 		r.OEE = buildWaterfall(in.OEE)
@@ -141,9 +141,9 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 	return r, nil
 }
 
-// window is the batch's production window: first bur created to last
+// Window is the batch's production window: first bur created to last
 // finished (or now when some are still in work).
-func window(in Input) (from, to time.Time) {
+func Window(in Input) (from, to time.Time) {
 	for _, b := range in.Burs {
 		if from.IsZero() || b.Created.Before(from) {
 			from = b.Created

@@ -24,6 +24,14 @@ type WheelEffect struct {
 	DressEveryMax float64 `json:"dress_every_max"`
 	Unlimited     bool    `json:"unlimited"`
 	Reachable     bool    `json:"reachable"`
+	// Samples are the (wear, value) pairs the fit was made from.
+	Samples []WearSample `json:"samples"`
+}
+
+// WearSample is one bur's value against the wear of the wheel that formed it.
+type WearSample struct {
+	WearUM float64 `json:"wear_um"`
+	Value  float64 `json:"value"`
 }
 
 func buildWheel(in Input, r *Report) []WheelEffect {
@@ -53,7 +61,10 @@ func buildWheel(in Input, r *Report) []WheelEffect {
 		if len(ys) == 0 {
 			continue
 		}
-		w := WheelEffect{Characteristic: c.Name, Group: c.FormedBy}
+		w := WheelEffect{Characteristic: c.Name, Group: c.FormedBy, Samples: make([]WearSample, len(ys))}
+		for i := range ys {
+			w.Samples[i] = WearSample{WearUM: wear[i], Value: ys[i]}
+		}
 		if l, err := capability.Fit(wear, ys); err == nil {
 			w.Wear = &l
 		}

@@ -10,3 +10,7 @@ var (
 	//go:embed fonts/DroidSansFallbackFull.ttf
 	cjkFont []byte
 )
+
+// Fonts returns the Latin and CJK fonts the record's PDF prints with, so
+// that a batch's other PDFs (the pilot-run report) print the same way.
+func Fonts() (latin, cjk []byte) { return latinFont, cjkFont }

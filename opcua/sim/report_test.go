@@ -1,7 +1,12 @@
 package sim
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -136,6 +141,20 @@ func TestReportOfTheSimulatedRun(t *testing.T) {
 	assert.False(t, r.Takt.Attained, "the pilot line runs slower than its 180 s target")
 	assert.Positive(t, r.Energy.KWhPerGood)
 	assert.InDelta(t, r.Energy.KWhPerGood*r.Energy.KgPerKWh, r.Energy.KgCO2ePerGood, 1e-12)
+
+	_, err = json.Marshal(r)
+	require.NoError(t, err, "every figure is finite")
+
+	var html, pdf bytes.Buffer
+	require.NoError(t, report.WriteHTML(&html, r))
+	require.NoError(t, report.WritePDF(&pdf, r))
+	assert.Contains(t, html.String(), "中试体检报告与药方")
+	assert.Equal(t, 5*3+len(r.Wheel)+1, strings.Count(html.String(), "data:image/svg"), "histogram, I and MR chart per characteristic, a wear chart each, the takt chart")
+	assert.True(t, bytes.HasPrefix(pdf.Bytes(), []byte("%PDF-")))
+	if dir := os.Getenv("PILOTLINE_REPORT_OUT"); dir != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "report.html"), html.Bytes(), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "report.pdf"), pdf.Bytes(), 0o644))
+	}
 }
 
 func abs(x float64) float64 {
