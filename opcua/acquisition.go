@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -37,6 +38,14 @@ type MachineStatus struct {
 	LastSource time.Time        `json:"last_source,omitempty"` // newest source timestamp received
 	LastLocal  time.Time        `json:"last_local,omitempty"`  // local time of the last good read
 	LastError  string           `json:"last_error,omitempty"`
+	// Unconnected is a robot or station configured without an endpoint:
+	// not read, inferred from the machines' events.
+	Unconnected bool `json:"unconnected,omitempty"`
+	// Capabilities are what Pilotline derives from the machine, Lacks what
+	// it cannot for want of nodes (see MachineCapabilities); both empty
+	// before the first connection.
+	Capabilities []string `json:"capabilities,omitempty"`
+	Lacks        []string `json:"lacks,omitempty"`
 }
 
 // Acquisition reads every machine of the line over OPC UA, turns what it
@@ -80,6 +89,11 @@ func New(o Options) (*Acquisition, error) {
 			return nil, mes.Errorf(mes.EINVALID, "acquisition: endpoint %s: %v", e.ID, err)
 		}
 		ep := newEndpoint(a, acq, e)
+		if ep.sec.pwEnv != "" {
+			if _, set := os.LookupEnv(ep.sec.pwEnv); !set {
+				return nil, mes.Errorf(mes.EINVALID, "acquisition: endpoint %s: password_env %s is not set", e.ID, ep.sec.pwEnv)
+			}
+		}
 		if ep.sec.policy != "None" {
 			needCert = true
 		}
@@ -88,6 +102,13 @@ func New(o Options) (*Acquisition, error) {
 	}
 	add := func(id, node, epID, kind string, k objectKind) error {
 		ep, ok := eps[epID]
+		if !ok && epID == "" && (k == objRobot || k == objStation) {
+			// a robot or station without a controller of its own: the
+			// twin infers it from the machines' events
+			a.order = append(a.order, id)
+			a.status[id] = &MachineStatus{ID: id, Kind: kind, Unconnected: true}
+			return nil
+		}
 		if !ok {
 			if epID == "" {
 				return mes.Errorf(mes.EINVALID, "acquisition: %s has no endpoint (bind the line configuration first)", id)

@@ -31,6 +31,7 @@ type security struct {
 	mode     string // "None", "Sign", "SignAndEncrypt"
 	username string
 	password string
+	pwEnv    string // the environment variable password came from
 }
 
 func endpointSecurity(a mes.Acquisition, e mes.Endpoint) security {
@@ -53,7 +54,7 @@ func endpointSecurity(a mes.Acquisition, e mes.Endpoint) security {
 		s.mode = "None"
 	}
 	if pwEnv != "" {
-		s.password = os.Getenv(pwEnv)
+		s.password, s.pwEnv = os.Getenv(pwEnv), pwEnv
 	}
 	return s
 }

@@ -213,6 +213,8 @@ type session struct {
 	cycle    int                              // poll cycles since connecting
 	found    []*object
 	notFound []*object
+	messages map[*object]*ua.NodeID // each machine's Notification/Messages event notifier
+	evObj    map[uint32]*object     // event monitored item handle → machine
 }
 
 // readRef is one resolved node of an object.

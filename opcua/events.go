@@ -56,10 +56,25 @@ type object struct {
 	haveCell    bool
 	commLostSet bool // EventCommLost emitted and not yet restored
 
+	// umati: cycles from the production plan's RunsCompleted, alarms from events
+	runs        [JobSlots]jobSeen
+	progState   string    // ActiveProgram/State/CurrentState last seen
+	cycleStart  time.Time // source time the running cycle began
+	alarmEvents bool      // alarms arrive as events of Notification/Messages
+	evAlarms    map[string]eventAlarm
+	lacksLogged string // the capabilities last logged as lacking
+
 	dispatchMu sync.Mutex // serialises Dispatch to this machine
 }
 
 type alarmSeen struct{ raised, cleared bool }
+
+// jobSeen is what was seen of one job of the production plan.
+type jobSeen struct {
+	have bool
+	id   string
+	runs uint64
+}
 
 func newObject(id, node, endpoint string, kind objectKind) *object {
 	o := &object{id: id, node: node, endpoint: endpoint, kind: kind, alarms: map[uint64]alarmSeen{}}
@@ -98,14 +113,16 @@ func (o *object) raw(s snapshot, key string) (*ua.DataValue, bool) {
 	return s[i], true
 }
 
+// srcTime is when the machine says the value changed: its source
+// timestamp, else the server's; zero when both are null (1601 or 1970).
 func srcTime(dv *ua.DataValue) time.Time {
 	if dv == nil {
 		return time.Time{}
 	}
-	if !dv.SourceTimestamp.IsZero() {
-		return dv.SourceTimestamp
+	if t := nullTime(dv.SourceTimestamp); !t.IsZero() {
+		return t
 	}
-	return dv.ServerTimestamp
+	return nullTime(dv.ServerTimestamp)
 }
 
 func (o *object) str(s snapshot, key string) string {
@@ -177,16 +194,13 @@ func (o *object) boolean(s snapshot, key string) bool {
 // opcEpoch is the OPC UA DateTime zero (1601-01-01), which servers send for "not set".
 var opcEpoch = time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// when is a DateTime signal, zero when null (see nullTime: 1601 or 1970).
 func (o *object) when(s snapshot, key string) time.Time {
 	dv, ok := o.raw(s, key)
 	if !ok {
 		return time.Time{}
 	}
-	t, _ := dv.Value.Value().(time.Time)
-	if !t.After(opcEpoch) {
-		return time.Time{}
-	}
-	return t
+	return nullTime(dv.Value.Value())
 }
 
 // latestSource is the newest source timestamp among the given signals.
@@ -252,8 +266,9 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 	}
 
 	// parts counter: one event per part, never twice
-	if dv, ok := o.raw(s, KeyParts); ok {
-		n := o.uint(s, KeyParts)
+	parts := o.partsKey(s)
+	if dv, ok := o.raw(s, parts); ok {
+		n := o.uint(s, parts)
 		src := srcTime(dv)
 		switch {
 		case !o.haveCounter:
@@ -280,7 +295,10 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 		}
 	}
 
-	// last completed cycle
+	// last completed cycle: PL:LastCycle, or a umati machine's RunsCompleted
+	if _, ok := o.raw(s, "cycle.Seq"); !ok {
+		ev = append(ev, o.deriveRuns(s, mk)...)
+	}
 	if seq := o.uint(s, "cycle.Seq"); seq != 0 && seq != o.cycleSeq {
 		c := &mes.Cycle{
 			Seq:             seq,
@@ -342,8 +360,11 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 	}
 
 	// process values, reported when any of them changed: a dressing or a
-	// wheel change shows here at once, not only with the next finished job
-	if _, ok := o.raw(s, KeySpindleLoad); ok {
+	// wheel change shows here at once, not only with the next finished job.
+	// A umati machine without them still reports its program and counter.
+	_, process := o.raw(s, KeySpindleLoad)
+	_, program := o.raw(s, KeyProgramName)
+	if process || program {
 		smp := mes.Sample{
 			SpindleSpeed:  o.num(s, KeySpindleSpeed),
 			SpindleLoad:   o.num(s, KeySpindleLoad),
@@ -355,7 +376,7 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 			Progress:      o.num(s, KeyProgress),
 			Serial:        o.str(s, KeySerial),
 			Program:       o.str(s, KeyProgramName),
-			PartsCounter:  o.uint(s, KeyParts),
+			PartsCounter:  o.uint(s, parts),
 			WheelID:       o.str(s, KeyWheelID),
 			DressCount:    uint32(o.uint(s, KeyDressCount)),
 		}
@@ -369,6 +390,68 @@ func (o *object) derive(s snapshot, now time.Time, log *slog.Logger) []mes.Machi
 			ev = append(ev, e)
 			o.haveSample, o.lastSample = true, smp
 		}
+	}
+	return ev
+}
+
+// partsKey is the machine's part counter: PL:Process/PL:PartsCounter, else
+// umati's Production/Statistics/PartsProducedInLifetime.
+func (o *object) partsKey(s snapshot) string {
+	if _, ok := o.raw(s, KeyParts); ok {
+		return KeyParts
+	}
+	return KeyPartsLifetime
+}
+
+// deriveRuns reports a cycle for every run a job of the production plan
+// completed (RunsCompleted advanced for the same job Identifier): the cycle
+// ends at the counter's source time and began when the active program
+// started running or, while it runs on, when the previous cycle ended. A
+// job seen first, or replaced, is a baseline, never a cycle.
+func (o *object) deriveRuns(s snapshot, mk func(mes.EventKind, time.Time) mes.MachineEvent) []mes.MachineEvent {
+	if dv, ok := o.raw(s, KeyProgramState); ok {
+		st := o.str(s, KeyProgramState)
+		if st != o.progState && strings.EqualFold(st, "Running") {
+			o.cycleStart = srcTime(dv)
+		}
+		o.progState = st
+	}
+	var ev []mes.MachineEvent
+	for k := range JobSlots {
+		dv, ok := o.raw(s, JobKey(k, "runs_completed"))
+		if !ok {
+			continue
+		}
+		id, n := o.str(s, JobKey(k, "id")), o.uint(s, JobKey(k, "runs_completed"))
+		seen := &o.runs[k]
+		if !seen.have || seen.id != id || n < seen.runs {
+			*seen = jobSeen{have: true, id: id, runs: n}
+			continue
+		}
+		if n == seen.runs {
+			continue
+		}
+		end := srcTime(dv)
+		from := seen.runs + 1
+		if n-seen.runs > maxCounterBurst {
+			from = n
+		}
+		lifetime, haveLifetime := o.raw(s, KeyPartsLifetime)
+		for c := from; c <= n; c++ {
+			seq := uint64(end.UnixMilli())*16 + (c-from)%16
+			if lt := o.uint(s, KeyPartsLifetime); haveLifetime && good(lifetime) && lt >= n-c+1 {
+				seq = lt - (n - c)
+			}
+			cy := &mes.Cycle{Seq: seq, Program: o.str(s, KeyProgramName), End: end}
+			if c == from && !o.cycleStart.IsZero() && o.cycleStart.Before(end) {
+				cy.Start = o.cycleStart
+			}
+			e := mk(mes.EventCycle, end)
+			e.Cycle = cy
+			ev = append(ev, e)
+		}
+		seen.runs = n
+		o.cycleStart = end
 	}
 	return ev
 }

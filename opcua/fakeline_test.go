@@ -149,9 +149,9 @@ func (f *fakeLine) start() error {
 		return server.NewNode(nid, attrs, nil, val)
 	}
 	objects := srv.Node(ua.NewNumericNodeID(0, id.ObjectsFolder))
-	mtType := newNode(ua.NewNumericNodeID(nsIdx[NsMT].ID(), MachineToolTypeID), qn(QName{NsMT, "MachineToolType"}), ua.NodeClassObjectType, nil, nil)
+	mtType := newNode(ua.NewNumericNodeID(nsIdx[NsMT].ID(), MachineToolTypeID), qn(QName{NS: NsMT, Name: "MachineToolType"}), ua.NodeClassObjectType, nil, nil)
 	nsIdx[NsMT].AddNode(mtType)
-	machinesF := newNode(ua.NewNumericNodeID(nsIdx[NsMA].ID(), MachinesFolderID), qn(QName{NsMA, "Machines"}), ua.NodeClassObject, nil, nil)
+	machinesF := newNode(ua.NewNumericNodeID(nsIdx[NsMA].ID(), MachinesFolderID), qn(QName{NS: NsMA, Name: "Machines"}), ua.NodeClassObject, nil, nil)
 	nsIdx[NsMA].AddNode(machinesF)
 	objects.AddRef(machinesF, server.RefType(id.Organizes), true)
 
@@ -159,7 +159,7 @@ func (f *fakeLine) start() error {
 	f.byNode = map[string][2]string{}
 	for _, m := range f.machines {
 		f.nodes[m] = map[string]*ua.NodeID{}
-		mo := newNode(ua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID()), qn(QName{NsPL, m}), ua.NodeClassObject, nil, nil)
+		mo := newNode(ua.NewNumericNodeID(pl.ID(), pl.GetNextNodeID()), qn(QName{NS: NsPL, Name: m}), ua.NodeClassObject, nil, nil)
 		mo.AddRef(mtType, server.RefType(id.HasTypeDefinition), true)
 		pl.AddNode(mo)
 		machinesF.AddRef(mo, server.RefType(id.Organizes), true)

@@ -40,12 +40,28 @@ const (
 const (
 	MachinesFolderID  = 1001 // MA:Machines, numeric id in NsMA
 	MachineToolTypeID = 13   // MT:MachineToolType, numeric id in NsMT
+
+	// Instance types of OPC 40501-1 (numeric ids in NsMT).
+	ChannelMonitoringTypeID = 16
+	SpindleMonitoringTypeID = 22
+	ProductionJobTypeID     = 29
+	BaseToolTypeID          = 49
+	MessagesTypeID          = 38
 )
 
-// QName is a browse name: a namespace URI ("" or NsUA for namespace 0) and a name.
+// QName is a browse name: a namespace URI ("" or NsUA for namespace 0) and
+// a name.
+//
+// A step with Type set stands for an instance a vendor names as it likes
+// (Channel1, Spindle1, Job1, Tool1 in the vendor's namespace): it matches
+// the Index-th child (in browse order) whose type definition is the MT type
+// Type or a subtype of it; only when no child has such a type does Name
+// (Pilotline's own name for it) match.
 type QName struct {
-	NS   string
-	Name string
+	NS    string
+	Name  string
+	Type  uint32 // numeric id in NsMT of the instance's type; 0 for a plain browse name
+	Index int    // which instance of Type, 0 the first
 }
 
 // Value types used by the model (OPC UA built-in type names).
@@ -69,10 +85,16 @@ type Signal struct {
 	Writable bool
 }
 
-func di(n string) QName  { return QName{NsDI, n} }
-func mt(n string) QName  { return QName{NsMT, n} }
-func pl(n string) QName  { return QName{NsPL, n} }
-func std(n string) QName { return QName{"", n} } // namespace 0, the OPC UA base namespace
+func di(n string) QName  { return QName{NS: NsDI, Name: n} }
+func mt(n string) QName  { return QName{NS: NsMT, Name: n} }
+func pl(n string) QName  { return QName{NS: NsPL, Name: n} }
+func std(n string) QName { return QName{NS: "", Name: n} } // namespace 0, the OPC UA base namespace
+
+// instance is a vendor-named instance of the MT type typ (see QName.Type).
+func instance(typ uint32, index int, fallback QName) QName {
+	fallback.Type, fallback.Index = typ, index
+	return fallback
+}
 
 func sig(key, typ string, path ...QName) Signal { return Signal{Key: key, Path: path, Type: typ} }
 
@@ -93,9 +115,12 @@ const (
 	KeySpindleOvr     = "spindle.override"
 	KeyProgramName    = "program.name"
 	KeyProgramState   = "program.state"
-	KeyJobID          = "job.id"
+	KeyJobID          = "job.id" // the first job of the production plan; job.N.* the others
 	KeyRunsPlanned    = "job.runs_planned"
 	KeyRunsCompleted  = "job.runs_completed"
+	KeyJobState       = "job.state"
+	KeyProgramNumber  = "program.number"
+	KeyPartsLifetime  = "parts.lifetime"
 	KeyWheelID        = "wheel.id"
 	KeyWheelCtrlID    = "wheel.control_id"
 	KeyWheelLocked    = "wheel.locked"
@@ -120,6 +145,20 @@ const (
 	KeyDispatchSeq    = "dispatch.seq"
 	KeyDispatchAcc    = "dispatch.accepted"
 )
+
+// JobSlots is how many jobs of a machine's production plan are followed:
+// a cycle is one more RunsCompleted of any of them.
+const JobSlots = 3
+
+// JobKey is the signal key of field (id, runs_planned, runs_completed,
+// state) of job slot k: "job.<field>" for the first, "job.<k>.<field>" for
+// the others.
+func JobKey(k int, field string) string {
+	if k == 0 {
+		return "job." + field
+	}
+	return "job." + string(rune('0'+k)) + "." + field
+}
 
 // AxisNames are the six axes of a five-linkage tool grinder: X Y Z in mm, A B C in degrees.
 var AxisNames = []string{"X", "Y", "Z", "A", "B", "C"}
@@ -160,24 +199,26 @@ var StationFields = []Signal{sig("Count", TUInt32), sig("LastSerial", TString)}
 // MachineSignals returns every variable of a grinder or the inspection
 // station (inspection adds PL:LastMeasurement), relative to the machine object.
 func MachineSignals(inspection bool) []Signal {
+	channel := instance(ChannelMonitoringTypeID, 0, pl("Channel1"))
+	spindle := instance(SpindleMonitoringTypeID, 0, pl("Spindle1"))
+	tool := instance(BaseToolTypeID, 0, pl("Wheel1"))
 	s := []Signal{
 		sig(KeyManufacturer, TLocalizedText, di("Identification"), di("Manufacturer")),
 		sig(KeySerialNumber, TString, di("Identification"), di("SerialNumber")),
 		sig(KeyInstanceURI, TString, di("Identification"), di("ProductInstanceUri")),
 		sig(KeyModel, TLocalizedText, di("Identification"), di("Model")),
 		sig(KeyOperationMode, TInt32, mt("Monitoring"), mt("MachineTool"), mt("OperationMode")),
-		sig(KeyChannelState, TInt32, mt("Monitoring"), pl("Channel1"), mt("ChannelState")),
-		sig(KeyFeedOverride, TDouble, mt("Monitoring"), pl("Channel1"), mt("FeedOverride")),
-		sig(KeyIsRotating, TBoolean, mt("Monitoring"), pl("Spindle1"), mt("IsRotating")),
-		sig(KeySpindleOvr, TDouble, mt("Monitoring"), pl("Spindle1"), mt("Override")),
+		sig(KeyChannelState, TInt32, mt("Monitoring"), channel, mt("ChannelState")),
+		sig(KeyFeedOverride, TDouble, mt("Monitoring"), channel, mt("FeedOverride")),
+		sig(KeyIsRotating, TBoolean, mt("Monitoring"), spindle, mt("IsRotating")),
+		sig(KeySpindleOvr, TDouble, mt("Monitoring"), spindle, mt("Override")),
 		sig(KeyProgramName, TString, mt("Production"), mt("ActiveProgram"), mt("Name")),
+		sig(KeyProgramNumber, TUInt16, mt("Production"), mt("ActiveProgram"), std("NumberInList")),
 		sig(KeyProgramState, TLocalizedText, mt("Production"), mt("ActiveProgram"), mt("State"), std("CurrentState")),
-		sig(KeyJobID, TString, mt("Production"), mt("ProductionPlan"), pl("CurrentJob"), mt("Identifier")),
-		sig(KeyRunsPlanned, TUInt32, mt("Production"), mt("ProductionPlan"), pl("CurrentJob"), mt("RunsPlanned")),
-		sig(KeyRunsCompleted, TUInt32, mt("Production"), mt("ProductionPlan"), pl("CurrentJob"), mt("RunsCompleted")),
-		sig(KeyWheelID, TString, mt("Equipment"), mt("Tools"), pl("Wheel1"), mt("Identifier")),
-		sig(KeyWheelCtrlID, TUInt32, mt("Equipment"), mt("Tools"), pl("Wheel1"), mt("ControlIdentifier1")),
-		sig(KeyWheelLocked, TBoolean, mt("Equipment"), mt("Tools"), pl("Wheel1"), mt("Locked")),
+		sig(KeyPartsLifetime, TUInt32, mt("Production"), mt("Statistics"), mt("PartsProducedInLifetime")),
+		sig(KeyWheelID, TString, mt("Equipment"), mt("Tools"), tool, mt("Identifier")),
+		sig(KeyWheelCtrlID, TUInt32, mt("Equipment"), mt("Tools"), tool, mt("ControlIdentifier1")),
+		sig(KeyWheelLocked, TBoolean, mt("Equipment"), mt("Tools"), tool, mt("Locked")),
 		sig(KeyState, TString, pl("Process"), pl("State")),
 		sig(KeySerial, TString, pl("Process"), pl("CurrentSerial")),
 		sig(KeyProgress, TDouble, pl("Process"), pl("CycleProgress")),
@@ -192,6 +233,20 @@ func MachineSignals(inspection bool) []Signal {
 		sig(KeyWheelDiameter, TDouble, pl("Process"), pl("WheelDiameter")),
 		sig(KeyWheelWear, TDouble, pl("Process"), pl("WheelWear")),
 		sig(KeyDressCount, TUInt32, pl("Process"), pl("DressCount")),
+	}
+	for k := range JobSlots {
+		name := "CurrentJob"
+		if k > 0 {
+			name = "Job" + string(rune('1'+k))
+		}
+		job := instance(ProductionJobTypeID, k, pl(name))
+		plan := []QName{mt("Production"), mt("ProductionPlan"), job}
+		s = append(s,
+			sig(JobKey(k, "id"), TString, append(plan, mt("Identifier"))...),
+			sig(JobKey(k, "runs_planned"), TUInt32, append(plan, mt("RunsPlanned"))...),
+			sig(JobKey(k, "runs_completed"), TUInt32, append(plan, mt("RunsCompleted"))...),
+			sig(JobKey(k, "state"), TLocalizedText, append(plan, mt("State"), std("CurrentState"))...),
+		)
 	}
 	for _, a := range AxisNames {
 		s = append(s, sig("axis."+a, TDouble, pl("Process"), pl("Axes"), pl(a)))
@@ -260,3 +315,6 @@ func OperationModeName(v int32) string {
 	}
 	return "Other"
 }
+
+// messagesPath is the umati event notifier of a machine's alarms and messages.
+var messagesPath = []QName{mt("Notification"), mt("Messages")}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	gopcua "github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 
@@ -253,19 +254,47 @@ func (e *endpoint) poll(ctx context.Context, s *session) error {
 	t := time.NewTimer(untilTick(time.Now(), e.interval))
 	defer t.Stop()
 	read := e.readAll
+	var notes chan *gopcua.PublishNotificationData
 	for {
 		if err := read(ctx, s); err != nil {
 			return err
 		}
+		if notes == nil && len(s.messages) > 0 {
+			// after the first read, so alarm events find the machines' state
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			notes = e.eventSubscription(sctx, s)
+		}
 		read = e.readCycle
 		e.emit(ctx, s, s.found)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			t.Reset(untilTick(time.Now(), e.interval))
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				t.Reset(untilTick(time.Now(), e.interval))
+				break wait
+			case n := <-notes:
+				if list, ok := n.Value.(*ua.EventNotificationList); ok && n.Error == nil {
+					e.a.publish(ctx, e.applyEvents(s, list, time.Now()))
+				}
+			}
 		}
 	}
+}
+
+// eventSubscription subscribes to the machines' alarm events for a polled
+// endpoint; nil (no events) when the server refuses.
+func (e *endpoint) eventSubscription(ctx context.Context, s *session) chan *gopcua.PublishNotificationData {
+	notes := make(chan *gopcua.PublishNotificationData, 64)
+	sub, err := s.c.Subscribe(ctx, &gopcua.SubscriptionParameters{Interval: e.publish}, notes)
+	if err != nil {
+		e.log.Warn("alarm events: no subscription", "err", err)
+		return nil
+	}
+	e.monitorEvents(ctx, s, sub)
+	return notes
 }
 
 // untilTick is the time from now to the next whole multiple of interval

@@ -23,9 +23,13 @@ func (s *session) classify(tiered bool) {
 	s.hot, s.slots = nil, nil
 	var warm []readRef
 	latest := map[*object]bool{}
+	lastCycle := map[*object]bool{}
 	for _, it := range s.items {
-		if it.o.signals[it.i].Key == KeyAlarmLatest && tiered {
-			latest[it.o] = true
+		switch it.o.signals[it.i].Key {
+		case KeyAlarmLatest:
+			latest[it.o] = latest[it.o] || tiered
+		case "cycle.Seq":
+			lastCycle[it.o] = true
 		}
 	}
 	for k := range s.items {
@@ -36,6 +40,8 @@ func (s *session) classify(tiered bool) {
 		case rec == "" && key == KeyAlarmLatest && tiered:
 			it.trig = trigLatest
 		case rec == "" && (it.o.kind == objRobot || it.o.kind == objStation || fastKeys[key] || !tiered):
+		case rec == "" && umatiCycleKeys[key] && !lastCycle[it.o]:
+			// a machine without PL:LastCycle: cycles come from these
 		case rec == "":
 			warm = append(warm, *it)
 			continue
@@ -108,6 +114,16 @@ var fastKeys = func() map[string]bool {
 	m := map[string]bool{KeyState: true, KeyOperationMode: true, KeyProgramState: true}
 	for _, k := range sampleKeys {
 		m[k] = true
+	}
+	return m
+}()
+
+// umatiCycleKeys are what a machine without PL:LastCycle derives its cycles
+// and counter from: read every cycle on such a machine only.
+var umatiCycleKeys = func() map[string]bool {
+	m := map[string]bool{KeyPartsLifetime: true}
+	for k := range JobSlots {
+		m[JobKey(k, "id")], m[JobKey(k, "runs_completed")] = true, true
 	}
 	return m
 }()

@@ -276,6 +276,7 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 	ns := loadNamespaces(s.c)
 	r := &resolver{c: s.c, ns: ns, lim: s.lim, noTrans: e.noTranslate}
 	defer func() { e.noTranslate = r.noTrans }()
+	tt := newTypes(r, func(i uint16) string { return nsURI(s.c, i) })
 
 	objs := ua.NewNumericNodeID(0, id.ObjectsFolder)
 	top, err := r.browse(ctx, []*ua.NodeID{objs})
@@ -341,7 +342,7 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 		default:
 			var typed []child
 			for _, k := range kids["machines"] {
-				if !k.isTypeDf && isMachineToolType(s.c, k.typeDef) {
+				if !k.isTypeDf && tt.isA(ctx, k.typeDef, NsMT, MachineToolTypeID) {
 					typed = append(typed, k)
 				}
 			}
@@ -360,24 +361,43 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 		return fmt.Errorf("none of the %d configured objects found under Objects/MA:Machines or Objects/PL:Cell", len(e.objects))
 	}
 
-	var reqs []pathReq
-	var owners []readRef
 	for _, o := range e.objects {
-		root := roots[o]
-		if root == nil {
+		if roots[o] == nil {
 			s.notFound = append(s.notFound, o)
 			continue
 		}
 		s.found = append(s.found, o)
-		for i, sg := range o.signals {
-			reqs = append(reqs, pathReq{start: root, path: sg.Path})
+	}
+	paths, err := concretePaths(ctx, r, tt, roots, s.found)
+	if err != nil {
+		return err
+	}
+	var reqs []pathReq
+	var owners []readRef
+	var notifiers []*object
+	for _, o := range s.found {
+		for i := range o.signals {
+			reqs = append(reqs, pathReq{start: roots[o], path: paths[o][i]})
 			owners = append(owners, readRef{o: o, i: i})
+		}
+	}
+	for _, o := range s.found {
+		if o.isMachine() {
+			reqs = append(reqs, pathReq{start: roots[o], path: messagesPath})
+			notifiers = append(notifiers, o)
 		}
 	}
 	nodes, err := r.resolve(ctx, reqs)
 	if err != nil {
 		return err
 	}
+	s.messages = map[*object]*ua.NodeID{}
+	for i, o := range notifiers {
+		if n := nodes[len(owners)+i]; n != nil {
+			s.messages[o] = n
+		}
+	}
+	nodes = nodes[:len(owners)]
 	missing := 0
 	for j, n := range nodes {
 		ref := owners[j]
@@ -393,8 +413,14 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 		ref.n = n
 		s.items = append(s.items, ref)
 	}
+	for o := range s.messages {
+		if i := o.idx[KeyAlarmLatest]; s.ids[o] != nil && s.ids[o][i] != nil {
+			delete(s.messages, o) // PL:Alarms has them, with more detail: no event subscription
+		}
+	}
 	e.log.Info("endpoint connected", "objects", len(s.found), "nodes", len(s.items), "unresolved", missing,
 		"browse_walk", r.noTrans, "max_read", s.lim.read)
+	e.reportCapabilities(s)
 	s.classify(!e.a.wholeReads)
 	return nil
 }
@@ -405,14 +431,4 @@ func nsURI(c *gopcua.Client, i uint16) string {
 		return ns[i]
 	}
 	return ""
-}
-
-func isMachineToolType(c *gopcua.Client, td *ua.ExpandedNodeID) bool {
-	if td == nil || td.NodeID == nil || td.NodeID.IntID() != MachineToolTypeID {
-		return false
-	}
-	if td.NamespaceURI != "" {
-		return td.NamespaceURI == NsMT
-	}
-	return nsURI(c, td.NodeID.Namespace()) == NsMT
 }

@@ -58,7 +58,8 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 	if failed > 0 {
 		e.log.Warn("monitored items refused by the server", "failed", failed, "of", len(s.items))
 	}
-	e.log.Info("subscription created", "items", len(s.items), "publishing_interval", sub.RevisedPublishingInterval)
+	e.monitorEvents(ctx, s, sub)
+	e.log.Info("subscription created", "items", len(s.items), "alarm_event_items", len(s.evObj), "publishing_interval", sub.RevisedPublishingInterval)
 
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
@@ -129,6 +130,10 @@ func (e *endpoint) apply(s *session, n *gopcua.PublishNotificationData, dirty ma
 			return nil
 		}
 		return fmt.Errorf("subscription: %w", n.Error)
+	}
+	if list, ok := n.Value.(*ua.EventNotificationList); ok {
+		e.a.publish(context.Background(), e.applyEvents(s, list, time.Now()))
+		return nil
 	}
 	dc, ok := n.Value.(*ua.DataChangeNotification)
 	if !ok {

@@ -36,6 +36,8 @@ func (m *ServeMain) feedProduction(ctx context.Context, line *mes.LineConfig, me
 			states[g.State]++
 		}
 		metrics.SetGrinderStates(states)
+		ok, total := m.connected()
+		metrics.SetAcquisitionConnected(total > 0 && ok == total)
 		select {
 		case <-ctx.Done():
 			return

@@ -281,24 +281,45 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	return nil
 }
 
-// health reports acquisition for GET /healthz: how many machines answer.
+// health reports acquisition for GET /healthz: how many machines answer,
+// and per machine what Pilotline cannot derive from it for want of nodes
+// (see opcua.MachineCapabilities) and which robots and stations are not
+// read at all.
 func (m *ServeMain) health() map[string]any {
-	ok, total := 0, 0
+	ok, total := m.connected()
+	status := "ok"
+	if ok < total {
+		status = "degraded"
+	}
+	lacks := map[string][]string{}
+	var unconnected []string
 	for _, s := range m.acq.Status() {
+		if s.Unconnected {
+			unconnected = append(unconnected, s.ID)
+		} else if len(s.Lacks) > 0 {
+			lacks[s.ID] = s.Lacks
+		}
+	}
+	h := map[string]any{"acquisition": map[string]any{"status": status, "machines": total, "connected": ok,
+		"lacks": lacks, "unconnected": unconnected}}
+	if m.publisher != nil {
+		h["plant_bus"] = m.publisher.Status()
+	}
+	return h
+}
+
+// connected counts the objects acquisition reads and how many of them answer.
+func (m *ServeMain) connected() (ok, total int) {
+	for _, s := range m.acq.Status() {
+		if s.Unconnected {
+			continue
+		}
 		total++
 		if s.CommOK {
 			ok++
 		}
 	}
-	status := "ok"
-	if ok < total {
-		status = "degraded"
-	}
-	h := map[string]any{"acquisition": map[string]any{"status": status, "machines": total, "connected": ok}}
-	if m.publisher != nil {
-		h["plant_bus"] = m.publisher.Status()
-	}
-	return h
+	return ok, total
 }
 
 func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -188,4 +189,23 @@ func TestServe_LineProducesBurs(t *testing.T) {
 	require.Equal(t, http.StatusOK, getJSONWith(t, staff, fmt.Sprintf("%sapi/v1/kpi", base), &kpi))
 	assert.Contains(t, kpi, "takt")
 	assert.Contains(t, kpi, "oee")
+
+	var health struct {
+		Acquisition struct {
+			Machines  int                 `json:"machines"`
+			Connected int                 `json:"connected"`
+			Lacks     map[string][]string `json:"lacks"`
+		} `json:"acquisition"`
+	}
+	require.Equal(t, http.StatusOK, getJSON(t, base+"healthz", &health))
+	assert.Empty(t, health.Acquisition.Lacks, "the simulated line serves every capability")
+	eventually(t, 30*time.Second, "pilotline_acquisition_connected 1", func() bool {
+		resp, err := staff.Get(base + "metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "\npilotline_acquisition_connected 1\n")
+	})
 }
