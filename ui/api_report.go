@@ -5,26 +5,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
-	"github.com/pilotline/pilotline/mes/kpi"
 	"github.com/pilotline/pilotline/mes/report"
 )
 
-// reportCarryIn is how far before a batch's first bur the report reads
-// machine events, so that each machine's state at the window's start is
-// known.
-const reportCarryIn = time.Hour
-
 // maxReportVolume bounds ?volume=, the prescription's annual target.
 const maxReportVolume = 100_000_000
-
-// reportKinds are the machine events a report reads (process samples are
-// not needed and may be many).
-var reportKinds = []mes.EventKind{mes.EventState, mes.EventCycle, mes.EventAlarmRaised, mes.EventAlarmCleared, mes.EventMeasurement}
 
 // ReportFormats are the renderings of GET …/report?format=.
 var ReportFormats = map[string]string{
@@ -124,27 +113,6 @@ func (s *Server) serveReport(c echo.Context, batch func(context.Context, *mes.Us
 // buildReport gathers a batch's burs, its window's machine events and OEE,
 // and builds the report.
 func (s *Server) buildReport(ctx context.Context, b *mes.Batch, volume int) (*report.Report, error) {
-	p, err := s.Products.FindProduct(ctx, b.Product)
-	if err != nil {
-		return nil, err
-	}
-	burs, err := s.Burs.ListBurs(ctx, b.ID)
-	if err != nil {
-		return nil, err
-	}
-	now := s.Now().UTC()
-	in := report.Input{Line: s.Line, Product: p, Batch: b, Burs: burs, AnnualGood: volume, Generated: now}
-	from, to := report.Window(in)
-	for e, err := range s.Events.Events(ctx, mes.EventFilter{Kinds: reportKinds, From: from.Add(-reportCarryIn), To: to.Add(time.Second)}) {
-		if err != nil {
-			return nil, err
-		}
-		in.Events = append(in.Events, e)
-	}
-	if to.After(from) {
-		if k, err := s.KPI(ctx, kpi.Query{From: from, To: to}); err == nil {
-			in.OEE = &k.OEE
-		}
-	}
-	return report.Build(ctx, in)
+	src := report.Sources{Line: s.Line, Products: s.Products, Burs: s.Burs, Events: s.Events, OEE: s.KPI}
+	return src.Report(ctx, b, volume, s.Now().UTC())
 }

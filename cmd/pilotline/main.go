@@ -26,6 +26,7 @@ Commands:
   plant    the plant view: every line on the plant's MQTT broker, live, from a separate process
   backup   write a consistent copy of the store to a file
   export   write a batch's trace record: CSV, JSON, PDF or a verifiable bundle
+  report   write a batch's pilot-run report (health check and prescription): JSON, HTML or PDF
   verify   check the audit chain, e-signatures and records (or a bundle) for alterations
   soak     run the binary through a simulated shift with faults and check the invariants
   version  print the version
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMain(ctx, NewBackupMain(stdout, stderr), rest, stderr)
 	case "export":
 		return runMain(ctx, NewExportMain(stdout, stderr), rest, stderr)
+	case "report":
+		return runMain(ctx, NewReportMain(stdout, stderr), rest, stderr)
 	case "verify":
 		return runMain(ctx, NewVerifyMain(stdout, stderr), rest, stderr)
 	case "soak":
