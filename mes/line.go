@@ -112,12 +112,48 @@ type Station struct {
 }
 
 // Shift is one shift of the calendar: it starts every day at Start (local
-// "HH:MM") and lasts DurationS seconds; BreakS of it is planned downtime.
+// "HH:MM") and lasts DurationS seconds. Its Breaks are planned downtime at
+// the times they start.
+//
+// BreakS is the total break length of configurations that did not say when
+// the break is taken; it is accepted only alongside Breaks of the same total
+// (or 0), since a break without a start time cannot be placed on the clock.
 type Shift struct {
 	Name      string  `json:"name"`
 	Start     string  `json:"start"`
 	DurationS float64 `json:"duration_s"`
-	BreakS    float64 `json:"break_s"`
+	BreakS    float64 `json:"break_s,omitempty"`
+	Breaks    []Break `json:"breaks,omitempty"`
+}
+
+// Break is a planned break within a shift: it starts at Start (local
+// "HH:MM", inside the shift) and lasts DurationS seconds.
+type Break struct {
+	Start     string  `json:"start"`
+	DurationS float64 `json:"duration_s"`
+}
+
+// BreakTotalS is the planned break time of one shift, in seconds.
+func (s Shift) BreakTotalS() float64 {
+	var t float64
+	for _, b := range s.Breaks {
+		t += b.DurationS
+	}
+	return t
+}
+
+// BreakOffsetS is the offset of b from the start of s, in seconds; a break
+// after midnight of a shift that crosses it lies on the next day.
+func (s Shift) BreakOffsetS(b Break) (float64, error) {
+	sm, err := ParseClock(s.Start)
+	if err != nil {
+		return 0, err
+	}
+	bm, err := ParseClock(b.Start)
+	if err != nil {
+		return 0, err
+	}
+	return float64((bm-sm+1440)%1440) * 60, nil
 }
 
 // Carbon holds the emission factors used for carbon per bur.
@@ -390,8 +426,8 @@ func (c *LineConfig) Validate() error {
 		if s.DurationS <= 0 || s.DurationS > 86400 {
 			return bad(f+".duration_s", "must be in (0, 86400], got %v", s.DurationS)
 		}
-		if s.BreakS < 0 || s.BreakS >= s.DurationS {
-			return bad(f+".break_s", "must be in [0, duration_s), got %v", s.BreakS)
+		if err := s.validateBreaks(f); err != nil {
+			return err
 		}
 	}
 	cb := c.Carbon
@@ -465,6 +501,43 @@ func ParseClock(s string) (int, error) {
 		return 0, fmt.Errorf("want HH:MM, got %q", s)
 	}
 	return hh*60 + mm, nil
+}
+
+// validateBreaks checks that the breaks lie inside the shift, in order and
+// without overlap, and that a legacy break_s agrees with them.
+func (s Shift) validateBreaks(f string) error {
+	bad := func(field, format string, args ...any) error {
+		return Errorf(EINVALID, "line config: %s: %s", field, fmt.Sprintf(format, args...))
+	}
+	total := s.BreakTotalS()
+	switch {
+	case s.BreakS < 0:
+		return bad(f+".break_s", "must be ≥ 0, got %v", s.BreakS)
+	case s.BreakS > 0 && len(s.Breaks) == 0:
+		return bad(f+".break_s", "a break needs a start time: give breaks[] with start and duration_s")
+	case s.BreakS > 0 && s.BreakS != total:
+		return bad(f+".break_s", "%v disagrees with the breaks, which total %v", s.BreakS, total)
+	case total >= s.DurationS:
+		return bad(f+".breaks", "total %v s must be shorter than the shift (%v s)", total, s.DurationS)
+	}
+	end := -1.0
+	for j, b := range s.Breaks {
+		bf := fmt.Sprintf("%s.breaks[%d]", f, j)
+		off, err := s.BreakOffsetS(b)
+		if err != nil {
+			return bad(bf+".start", "%v", err)
+		}
+		switch {
+		case b.DurationS <= 0:
+			return bad(bf+".duration_s", "must be > 0, got %v", b.DurationS)
+		case off+b.DurationS > s.DurationS:
+			return bad(bf, "%s + %v s ends after the shift", b.Start, b.DurationS)
+		case off < end:
+			return bad(bf, "starts before the previous break ends (breaks in time order, no overlap)")
+		}
+		end = off + b.DurationS
+	}
+	return nil
 }
 
 // Machine returns the machine with the given id.

@@ -54,6 +54,21 @@ func TestLoadLineConfig_Errors(t *testing.T) {
 		}, "route: missing"},
 		{"unknown group", func(m map[string]any) { machine(m, 0)["group"] = "NOPE" }, `machines[0].group: unknown group "NOPE"`},
 		{"wrong type", func(m map[string]any) { m["takt_s"] = "fast" }, `field "takt_s"`},
+		{"break without a start", func(m map[string]any) {
+			sh := m["shifts"].([]any)[0].(map[string]any)
+			delete(sh, "breaks")
+			sh["break_s"] = 1800
+		}, "shifts[0].break_s: a break needs a start time"},
+		{"break outside its shift", func(m map[string]any) {
+			m["shifts"].([]any)[0].(map[string]any)["breaks"] = []any{map[string]any{"start": "13:45", "duration_s": 1800}}
+		}, "shifts[0].breaks[0]: 13:45 + 1800 s ends after the shift"},
+		{"overlapping breaks", func(m map[string]any) {
+			m["shifts"].([]any)[0].(map[string]any)["breaks"] = []any{map[string]any{"start": "09:00", "duration_s": 1800},
+				map[string]any{"start": "09:15", "duration_s": 600}}
+		}, "shifts[0].breaks[1]: starts before the previous break ends"},
+		{"characteristic formed twice", func(m map[string]any) {
+			m["products"].([]any)[0].(map[string]any)["route"].([]any)[1].(map[string]any)["forms"] = []any{"shank_diameter"}
+		}, `route[1].forms: "shank_diameter" is already formed by operation 10`},
 		{"bad security", func(m map[string]any) {
 			m["acquisition"].(map[string]any)["security_policy"] = "Basic256Sha256"
 		}, "acquisition.security_mode"},

@@ -47,6 +47,19 @@ type Operation struct {
 	Program        string  `json:"program"`         // NC program name
 	ProgramVersion string  `json:"program_version"` // NC program version
 	IdealCycleS    float64 `json:"ideal_cycle_s"`   // ISO 22400 PRU: planned runtime per unit, seconds
+	// Forms lists the product characteristics this operation forms: a bur
+	// failing one of them is scrap of this operation.
+	Forms []string `json:"forms,omitempty"`
+}
+
+// FormedBy returns the route operation that forms characteristic ch.
+func (p *Product) FormedBy(ch string) (Operation, bool) {
+	for _, op := range p.Route {
+		if slices.Contains(op.Forms, ch) {
+			return op, true
+		}
+	}
+	return Operation{}, false
 }
 
 // Validate checks the product: its ISO 6360 number, tolerances and route.
@@ -72,8 +85,18 @@ func (p Product) Validate() error {
 	if len(p.Route) == 0 {
 		return Errorf(EINVALID, "route: missing (at least one operation)")
 	}
+	formed := map[string]int{}
 	for i, op := range p.Route {
 		f := fmt.Sprintf("route[%d]", i)
+		for _, ch := range op.Forms {
+			if !slices.Contains(Characteristics, ch) {
+				return Errorf(EINVALID, "%s.forms: unknown characteristic %q", f, ch)
+			}
+			if n, dup := formed[ch]; dup {
+				return Errorf(EINVALID, "%s.forms: %q is already formed by operation %d", f, ch, n)
+			}
+			formed[ch] = op.Number
+		}
 		switch {
 		case op.Number <= 0 || (i > 0 && op.Number <= p.Route[i-1].Number):
 			return Errorf(EINVALID, "%s.number: must be > 0 and ascending, got %d", f, op.Number)

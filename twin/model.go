@@ -579,8 +579,8 @@ func (m *Model) Version() uint64 { return m.version }
 func (m *Model) production() Production {
 	p := m.prod
 	p.Grinders = nil
-	if p.Takt.TargetS == 0 {
-		p.Takt.TargetS = m.line.TaktS
+	if p.Takt.TargetS == 0 && p.Takt.Source != "no_demand" && p.Takt.Source != "overdue" {
+		p.Takt.TargetS, p.Takt.Source = m.line.TaktS, "config"
 	}
 	if p.Takt.LastS == 0 && len(m.taktLast) > 0 {
 		p.Takt.LastS = round(m.taktLast[len(m.taktLast)-1], 0.1)

@@ -178,10 +178,13 @@ type Production struct {
 	Batches         []BatchProgress `json:"batches"`            // running (and held) batches
 }
 
-// Takt is the line's pace: the target, the latest interval between two burs
-// leaving the line and a rolling mean, all in seconds per bur.
+// Takt is the line's pace: the target and where it comes from (the KPI
+// engine's target source: "demand", "schedule", "config", "overdue" or
+// "no_demand"; empty: the configured takt), the latest interval between two
+// good burs leaving the line and a rolling mean, all in seconds per bur.
 type Takt struct {
 	TargetS  float64 `json:"target_s"`
+	Source   string  `json:"source,omitempty"`
 	LastS    float64 `json:"last_s"`
 	RollingS float64 `json:"rolling_s"`
 }

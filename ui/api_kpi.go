@@ -28,11 +28,19 @@ func (s *Server) computeKPI(ctx context.Context, q kpi.Query) (*kpi.Report, erro
 	if s.Line == nil || s.Events == nil || s.Batches == nil {
 		return nil, unavailable("kpi")
 	}
-	batches, err := s.Batches.ListBatches(ctx, mes.BatchFilter{States: []mes.BatchState{mes.BatchReleased, mes.BatchRunning}})
+	// Every batch: the open ones are today's demand, the others a past
+	// window's schedule (the engine picks by the batches' states and plans).
+	batches, err := s.Batches.ListBatches(ctx, mes.BatchFilter{})
 	if err != nil {
 		return nil, err
 	}
-	return kpi.Compute(ctx, kpi.Input{Line: s.Line, Events: s.Events, Batches: batches}, q)
+	in := kpi.Input{Line: s.Line, Events: s.Events, Batches: batches, Now: s.Now()}
+	if s.Portal.Calendar != nil {
+		if in.Reservations, err = s.Portal.Calendar.Reservations(ctx, q.From, q.To); err != nil {
+			return nil, err
+		}
+	}
+	return kpi.Compute(ctx, in, q)
 }
 
 func (s *Server) handleKPI(c echo.Context) error {

@@ -80,7 +80,7 @@ func (s *Server) takt(ctx context.Context) LineTakt {
 	}
 	var t LineTakt
 	if s.Line != nil {
-		t.TargetS, t.TargetSource = s.Line.TaktS, "config"
+		t.TargetS, t.TargetSource = s.Line.TaktS, kpi.TaktFromConfig
 	}
 	rep, err := s.KPI(ctx, kpi.Query{From: now.Add(-DefaultKPISpan), To: now})
 	switch {

@@ -76,20 +76,21 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 	if from.Before(m.started) {
 		from = m.started // figures of this run, not of the hours before it started
 	}
-	rep, err := kpi.Compute(ctx, kpi.Input{Line: line, Events: m.events, Batches: batches}, kpi.Query{From: from, To: now.Add(time.Second)})
+	rep, err := kpi.Compute(ctx, kpi.Input{Line: line, Events: m.events, Batches: batches, Now: now}, kpi.Query{From: from, To: now.Add(time.Second)})
 	if err != nil {
 		return twin.Production{}, nil, err
 	}
 	p := twin.Production{
-		Takt:            twin.Takt{TargetS: rep.Takt.TargetS, LastS: rep.Takt.LastS, RollingS: rep.Takt.MeanS},
+		Takt:            twin.Takt{TargetS: rep.Takt.TargetS, Source: rep.Takt.TargetSource, LastS: rep.Takt.LastS, RollingS: rep.Takt.MeanS},
 		BursToday:       rep.Takt.Departures,
 		GoodToday:       rep.Energy.GoodBurs,
 		EnergyPerBurKWh: rep.Energy.KWhPerBur,
 		CarbonPerBurKg:  rep.Energy.KgCO2ePerBur,
 		Grinders:        map[string]twin.OEE{},
 	}
-	if l := rep.OEE.Line; l != nil {
-		p.OEE = &twin.OEE{Availability: l.Availability, Performance: l.EffectivenessCapped, Quality: l.Quality, OEE: l.OEECapped}
+	if l, all := rep.OEE.Line, rep.OEE.AllMachines; l != nil && all != nil {
+		// The line's OEE is output-based; its factors are the machines' sums.
+		p.OEE = &twin.OEE{Availability: all.Availability, Performance: all.EffectivenessCapped, Quality: all.Quality, OEE: l.OEE}
 	}
 	for _, o := range rep.OEE.Machines {
 		p.Grinders[o.ID] = twin.OEE{Availability: o.Availability, Performance: o.EffectivenessCapped, Quality: o.Quality, OEE: o.OEECapped}

@@ -50,8 +50,8 @@ type soakKPI struct {
 }
 
 // oeeLeaves are the time buckets that partition a machine's period.
-var oeeLeaves = []string{"not_scheduled_s", "break_s", "maintenance_s", "apt_s", "load_unload_s", "dressing_s",
-	"wheel_change_s", "adet_s", "idle_s", "starved_s", "blocked_s", "comm_lost_s", "unknown_s"}
+var oeeLeaves = []string{"not_scheduled_s", "break_s", "maintenance_s", "grinding_s", "load_unload_s", "dressing_s",
+	"wheel_change_s", "alarm_s", "maintenance_unplanned_s", "idle_s", "starved_s", "blocked_s", "comm_lost_s", "unknown_s"}
 
 // kpiChecks compares the KPI report with what the raw stored events, the
 // genealogy and the machines' energy counters say.

@@ -199,7 +199,7 @@ func (q *Quoter) price(p *mes.Product, quantity int, basis *lineBasis) (*mes.Quo
 func plannedShare(shifts []mes.Shift) float64 {
 	var s float64
 	for _, sh := range shifts {
-		s += sh.DurationS - sh.BreakS
+		s += sh.DurationS - sh.BreakTotalS()
 	}
 	if s <= 0 || s >= 86400 {
 		return 1
@@ -248,14 +248,18 @@ func (q *Quoter) computeBasis(ctx context.Context, now time.Time) (*lineBasis, e
 		return nil, fmt.Errorf("quote: measured basis: %w", err)
 	}
 	minDep := orDefault(q.MinDepartures, DefaultMinDepartures)
-	if rep.Takt.Departures < minDep || rep.OEE.Line == nil || rep.OEE.Line.Availability <= 0 || rep.OEE.Line.Quality <= 0 {
+	var quality float64
+	if l := rep.OEE.Line; l != nil {
+		quality = float64(l.GQ) / float64(max(l.PQ, 1)) // the line's yield: good burs of those it finished or scrapped
+	}
+	if rep.Takt.Departures < minDep || rep.OEE.AllMachines == nil || rep.OEE.AllMachines.Availability <= 0 || quality <= 0 {
 		nominal.note = fmt.Sprintf("%d burs left the line in the last %s (fewer than %d): %s",
 			rep.Takt.Departures, look, minDep, nominal.note)
 		return nominal, nil
 	}
 	b := &lineBasis{measured: true, from: rep.From, to: rep.To, departures: rep.Takt.Departures,
-		taktS: rep.Takt.MeanS, availability: rep.OEE.Line.Availability, quality: rep.OEE.Line.Quality,
-		oee: rep.OEE.Line.OEECapped, cycleS: map[string]float64{}}
+		taktS: rep.Takt.MeanS, availability: rep.OEE.AllMachines.Availability, quality: quality,
+		oee: rep.OEE.AllMachines.OEECapped, cycleS: map[string]float64{}}
 	b.note = fmt.Sprintf("measured over %s: %d burs, mean takt %.1f s, availability %.3f, quality %.3f",
 		look, b.departures, b.taktS, b.availability, b.quality)
 	for _, op := range rep.Cycles.Operations {

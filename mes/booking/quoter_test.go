@@ -135,7 +135,7 @@ func TestQuoteMeasured(t *testing.T) {
 	assert.Equal(t, now.Add(-DefaultQuoteLookback), got.BasisFrom)
 	assert.Greater(t, got.Departures, 3000, "a week at one bur per 180 s")
 	assert.InDelta(t, 180, got.MeasuredTaktS, 20)
-	assert.InDelta(t, 0.75, got.Availability, 0.2)
+	assert.InDelta(t, 0.95, got.Availability, 0.04, "idle, starved and blocked are no work, not lost availability")
 	assert.InDelta(t, 0.87, got.Quality, 0.05)
 	assert.NotEqual(t, 162.0, got.BottleneckS, "measured cycle times, not the ideal ones")
 	assert.InDelta(t, max(got.BottleneckS/(got.Availability*got.Quality), got.MeasuredTaktS), got.IntervalS, 1e-9)

@@ -76,7 +76,7 @@ func testLine() *mes.LineConfig {
 				{Number: 10, Name: "Grind", Group: "GRD", Program: "P10", IdealCycleS: 700},
 				{Number: 20, Name: "Inspect", Group: "QC", Program: "Q20", IdealCycleS: 60},
 			}}},
-		Shifts: []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600, BreakS: 3600}},
+		Shifts: []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600, Breaks: []mes.Break{{Start: "09:30", DurationS: 3600}}}},
 		Carbon: mes.Carbon{GridKgPerKWh: 0.5, RenewableKgPerKWh: 0.1, RenewableShare: 0.5},
 	}
 }

@@ -21,19 +21,20 @@ import (
 type bucket int
 
 const (
-	bucketNotScheduled bucket = iota // outside the shift calendar: not POT
-	bucketBreak                      // shift break: PDOT
-	bucketMaintenance                // maintenance state: PDOT
-	bucketAPT                        // grinding (measuring at inspection): value adding
-	bucketLoadUnload                 // loading/unloading: busy, not value adding
-	bucketDressing                   // ASUT
-	bucketWheelChange                // ASUT
-	bucketAlarm                      // ADET
-	bucketIdle                       // ADOT
-	bucketStarved                    // ADOT
-	bucketBlocked                    // ADOT
-	bucketCommLost                   // ADOT: no data from the machine
-	bucketUnknown                    // ADOT: offline, or no state known yet
+	bucketNotScheduled         bucket = iota // outside the shift calendar: not POT
+	bucketBreak                              // shift break: PDOT
+	bucketMaintenance                        // maintenance state inside a maintenance window: PDOT
+	bucketAPT                                // grinding (measuring at inspection): APT
+	bucketLoadUnload                         // loading/unloading: APT, since PRU includes it
+	bucketDressing                           // ASUT
+	bucketWheelChange                        // ASUT
+	bucketAlarm                              // ADET
+	bucketIdle                               // ADOT
+	bucketStarved                            // ADOT
+	bucketBlocked                            // ADOT
+	bucketCommLost                           // ADOT: no data from the machine
+	bucketUnknown                            // ADOT: offline, or no state known yet
+	bucketMaintenanceUnplanned               // maintenance state outside a maintenance window: ADET
 	bucketCount
 )
 
@@ -54,10 +55,12 @@ func (b *buckets) total() int64 {
 	return t
 }
 
-// stateBucket maps a machine state to its bucket. Loading and
-// unloading are busy time that adds no value (AUBT but not APT); offline
-// and states this version does not know count as unknown downtime, so that
-// a bad value can never inflate APT.
+// stateBucket maps a machine state to its bucket. Loading and unloading
+// are part of the job the ideal cycle time (PRU) is planned for, so they
+// count as APT; offline and states this version does not know count as
+// unknown downtime, so that a bad value can never inflate APT. Maintenance
+// is split into planned and unplanned by the calendar's maintenance windows
+// when the run is emitted.
 func stateBucket(s mes.MachineState) bucket {
 	switch s {
 	case mes.StateGrinding, mes.StateMeasuring:
@@ -90,6 +93,8 @@ func reasonOf(b bucket) string {
 	switch b {
 	case bucketMaintenance:
 		return "maintenance"
+	case bucketMaintenanceUnplanned:
+		return "maintenance_unplanned"
 	case bucketDressing:
 		return "dressing"
 	case bucketWheelChange:
@@ -128,9 +133,9 @@ type calendar struct {
 // shifts configured the line is planned around the clock. only restricts the
 // calendar to one shift's windows.
 //
-// A shift's break (Shift has its length, not its position) is placed in the
-// middle of the shift. Where shifts overlap, the earlier-starting one keeps
-// the overlap, so no instant is counted twice.
+// Each break lies where the shift configuration puts it (mes.Break.Start).
+// Where shifts overlap, the earlier-starting one keeps the overlap, so no
+// instant is counted twice.
 func newCalendar(shifts []mes.Shift, from, to time.Time, loc *time.Location, only string) calendar {
 	c := calendar{from: from.UnixNano(), to: to.UnixNano()}
 	if len(shifts) == 0 {
@@ -138,8 +143,9 @@ func newCalendar(shifts []mes.Shift, from, to time.Time, loc *time.Location, onl
 		return c
 	}
 	type window struct {
-		start, bs, be, end int64
-		shift              string
+		start, end int64
+		breaks     [][2]int64 // [start, end), in order, inside the window
+		shift      string
 	}
 	var raw []window
 	// A shift may start the day before From and run past midnight.
@@ -157,13 +163,25 @@ func newCalendar(shifts []mes.Shift, from, to time.Time, loc *time.Location, onl
 			}
 			st := time.Date(day.Year(), day.Month(), day.Day(), m/60, m%60, 0, 0, loc).UnixNano()
 			dur := int64(s.DurationS * float64(time.Second))
-			brk := int64(s.BreakS * float64(time.Second))
 			if dur <= 0 {
 				continue
 			}
-			brk = min(max(brk, 0), dur)
-			bs := st + (dur-brk)/2
-			raw = append(raw, window{start: st, bs: bs, be: bs + brk, end: st + dur, shift: s.Name})
+			w := window{start: st, end: st + dur, shift: s.Name}
+			for _, b := range s.Breaks {
+				off, err := s.BreakOffsetS(b)
+				if err != nil {
+					continue
+				}
+				bs := st + int64(off*float64(time.Second))
+				be := min(bs+int64(b.DurationS*float64(time.Second)), w.end)
+				if n := len(w.breaks); n > 0 {
+					bs = max(bs, w.breaks[n-1][1])
+				}
+				if be > bs {
+					w.breaks = append(w.breaks, [2]int64{bs, be})
+				}
+			}
+			raw = append(raw, w)
 		}
 	}
 	// Stable, so that at equal starts configuration order wins.
@@ -174,11 +192,14 @@ func newCalendar(shifts []mes.Shift, from, to time.Time, loc *time.Location, onl
 		if hi <= lo {
 			continue
 		}
-		for _, seg := range [3]segment{
-			{start: w.start, end: w.bs, shift: w.shift},
-			{start: w.bs, end: w.be, brk: true, shift: w.shift},
-			{start: w.be, end: w.end, shift: w.shift},
-		} {
+		pieces := make([]segment, 0, 2*len(w.breaks)+1)
+		at := w.start
+		for _, b := range w.breaks {
+			pieces = append(pieces, segment{start: at, end: b[0], shift: w.shift}, segment{start: b[0], end: b[1], brk: true, shift: w.shift})
+			at = b[1]
+		}
+		pieces = append(pieces, segment{start: at, end: w.end, shift: w.shift})
+		for _, seg := range pieces {
 			seg.start, seg.end = max(seg.start, lo), min(seg.end, hi)
 			switch n := len(c.segs); {
 			case seg.end <= seg.start:
@@ -209,6 +230,18 @@ func (c *calendar) scheduled(t int64) bool { return c.find(t) != nil }
 func (c *calendar) working(t int64) bool {
 	s := c.find(t)
 	return s != nil && !s.brk
+}
+
+// workingBetween is the planned busy time of the calendar in [a, b).
+func (c *calendar) workingBetween(a, b int64) int64 {
+	var n int64
+	i := sort.Search(len(c.segs), func(i int) bool { return c.segs[i].end > a })
+	for ; i < len(c.segs) && c.segs[i].start < b; i++ {
+		if s := &c.segs[i]; !s.brk {
+			n += max(0, min(b, s.end)-max(a, s.start))
+		}
+	}
+	return n
 }
 
 // workingNS is the calendar's planned busy time (shift time minus breaks).
@@ -390,13 +423,49 @@ type sweepResult struct {
 	losses  map[lossKey]*loss
 }
 
+// span is a half-open window [start, end) in ns.
+type span struct{ start, end int64 }
+
+// overlapNS is the time of [a, b) covered by spans (sorted, non-overlapping).
+func overlapNS(spans []span, a, b int64) int64 {
+	var n int64
+	i := sort.Search(len(spans), func(i int) bool { return spans[i].end > a })
+	for ; i < len(spans) && spans[i].start < b; i++ {
+		n += max(0, min(b, spans[i].end)-max(a, spans[i].start))
+	}
+	return n
+}
+
+// mergeSpans sorts spans and merges the overlapping ones.
+func mergeSpans(spans []span) []span {
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	out := spans[:0]
+	for _, sp := range spans {
+		if sp.end <= sp.start {
+			continue
+		}
+		if n := len(out); n > 0 && sp.start <= out[n-1].end {
+			out[n-1].end = max(out[n-1].end, sp.end)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// producing reports whether a bucket is a machine making product: such time
+// during a shift break is counted where it was made (APT), not as the break.
+func producing(b bucket) bool { return b == bucketAPT || b == bucketLoadUnload }
+
 // sweep folds a machine's records (sorted with sortRecords) over
 // the calendar's period, starting from the state m carries in at From.
 // Records before From only update m; records at or after To are ignored.
+// maint holds the machine's maintenance windows (sorted, merged): only
+// maintenance inside one is planned downtime.
 //
 // Records with the same source time are applied together before the state
 // is read, so the last of them wins and no zero-length run is counted.
-func sweep(cal *calendar, recs []record, m *timeline, codes *alarmCodes) sweepResult {
+func sweep(cal *calendar, recs []record, m *timeline, codes *alarmCodes, maint []span) sweepResult {
 	res := sweepResult{losses: map[lossKey]*loss{}}
 	i := 0
 	for i < len(recs) && recs[i].t < cal.from {
@@ -428,47 +497,60 @@ func sweep(cal *calendar, recs []record, m *timeline, codes *alarmCodes) sweepRe
 			}
 		}
 		if nb := m.bucket(); nb != cur.b {
-			cursor = emit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, t)
+			cursor = emit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, t, maint)
 			cur = open(nb, t)
 		}
 	}
-	emit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, cal.to)
+	emit(cal, &res, cursor, cur.b, codes.name(cur.code), cur.start, cal.to, maint)
 	return res
 }
 
-// emit adds the run [s, e) in bucket b to res, split by the
-// calendar, and returns the calendar cursor for the next (later) run.
-func emit(cal *calendar, res *sweepResult, cursor int, b bucket, code string, s, e int64) int {
+// emit adds the run [s, e) in bucket b to res, split by the calendar and,
+// for maintenance, by the maintenance windows, and returns the calendar
+// cursor for the next (later) run.
+func emit(cal *calendar, res *sweepResult, cursor int, b bucket, code string, s, e int64, maint []span) int {
 	if e <= s {
 		return cursor
 	}
 	for cursor < len(cal.segs) && cal.segs[cursor].end <= s {
 		cursor++
 	}
-	var sched, work int64
+	var sched, work, unplanned int64
 	for j := cursor; j < len(cal.segs) && cal.segs[j].start < e; j++ {
 		seg := &cal.segs[j]
-		ov := min(e, seg.end) - max(s, seg.start)
-		if ov <= 0 {
+		lo, hi := max(s, seg.start), min(e, seg.end)
+		if hi <= lo {
 			continue
 		}
-		sched += ov
-		if seg.brk {
-			res.buckets[bucketBreak] += ov
-		} else {
-			work += ov
+		sched += hi - lo
+		switch {
+		case seg.brk && !producing(b):
+			res.buckets[bucketBreak] += hi - lo
+		case b == bucketMaintenance:
+			planned := overlapNS(maint, lo, hi)
+			work += planned
+			unplanned += hi - lo - planned
+		default:
+			work += hi - lo
 		}
 	}
 	res.buckets[bucketNotScheduled] += (e - s) - sched
 	res.buckets[b] += work
-	if work > 0 && reasonOf(b) != "" {
-		k := lossKey{bucket: b, code: code}
+	res.buckets[bucketMaintenanceUnplanned] += unplanned
+	for _, x := range [2]struct {
+		b  bucket
+		ns int64
+	}{{b, work}, {bucketMaintenanceUnplanned, unplanned}} {
+		if x.ns <= 0 || reasonOf(x.b) == "" {
+			continue
+		}
+		k := lossKey{bucket: x.b, code: code}
 		l := res.losses[k]
 		if l == nil {
 			l = &loss{}
 			res.losses[k] = l
 		}
-		l.ns += work
+		l.ns += x.ns
 		l.count++
 	}
 	return cursor

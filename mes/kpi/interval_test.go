@@ -60,15 +60,19 @@ func TestIntervalCalendar(t *testing.T) {
 		want     []segment
 	}{
 		{"no shifts: around the clock", nil, 0, 24, "", []segment{{start: h(0), end: h(24)}}},
-		{"break in the middle", []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600, BreakS: 3600}}, 0, 24, "",
+		{"break where configured", []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600, Breaks: []mes.Break{{Start: "09:30", DurationS: 3600}}}}, 0, 24, "",
 			[]segment{{h(6), h(9.5), false, "A"}, {h(9.5), h(10.5), true, "A"}, {h(10.5), h(14), false, "A"}}},
 		{"night shift from the day before", []mes.Shift{{Name: "C", Start: "22:00", DurationS: 8 * 3600}}, 0, 12, "",
 			[]segment{{h(0), h(6), false, "C"}}},
-		{"clipped to the period", []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600, BreakS: 3600}}, 9.75, 12, "",
+		{"clipped to the period", []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600, Breaks: []mes.Break{{Start: "09:30", DurationS: 3600}}}}, 9.75, 12, "",
 			[]segment{{h(9.75), h(10.5), true, "A"}, {h(10.5), h(12), false, "A"}}},
 		{"overlap: the earlier shift keeps it, break included",
-			[]mes.Shift{{Name: "X", Start: "06:00", DurationS: 10 * 3600, BreakS: 2 * 3600}, {Name: "Y", Start: "08:00", DurationS: 10 * 3600}}, 0, 24, "",
+			[]mes.Shift{{Name: "X", Start: "06:00", DurationS: 10 * 3600, Breaks: []mes.Break{{Start: "10:00", DurationS: 2 * 3600}}}, {Name: "Y", Start: "08:00", DurationS: 10 * 3600}}, 0, 24, "",
 			[]segment{{h(6), h(10), false, "X"}, {h(10), h(12), true, "X"}, {h(12), h(16), false, "X"}, {h(16), h(18), false, "Y"}}},
+		{"two breaks, early in the shift and across midnight",
+			[]mes.Shift{{Name: "C", Start: "22:00", DurationS: 8 * 3600, Breaks: []mes.Break{{Start: "22:30", DurationS: 900}, {Start: "01:00", DurationS: 1800}}}}, 0, 24, "",
+			[]segment{{h(0), h(1), false, "C"}, {h(1), h(1.5), true, "C"}, {h(1.5), h(6), false, "C"},
+				{h(22), h(22.5), false, "C"}, {h(22.5), h(22.75), true, "C"}, {h(22.75), h(24), false, "C"}}},
 		{"only one shift", []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600}, {Name: "B", Start: "14:00", DurationS: 8 * 3600}}, 0, 24, "B",
 			[]segment{{h(14), h(22), false, "B"}}},
 		{"three shifts cover the day", []mes.Shift{{Name: "A", Start: "06:00", DurationS: 8 * 3600}, {Name: "B", Start: "14:00", DurationS: 8 * 3600}, {Name: "C", Start: "22:00", DurationS: 8 * 3600}}, 0, 24, "",
@@ -127,7 +131,7 @@ func TestIntervalSweep(t *testing.T) {
 				stateEv("M1", "07:00", mes.StateAlarm), stateEv("M1", "07:00", mes.StateAlarm), stateEv("M1", "07:30", mes.StateAlarm),
 				stateEv("M1", "08:00", mes.StateGrinding),
 			},
-			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 6 * hour, bucketAlarm: hour},
+			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketAPT: 7 * hour, bucketAlarm: hour}, // grinding through the break
 			losses: []loss{{"alarm", "", hour, 1}},
 		},
 		{
@@ -135,7 +139,7 @@ func TestIntervalSweep(t *testing.T) {
 			events: []mes.MachineEvent{
 				stateEv("M1", "08:00", mes.StateGrinding), stateEv("M1", "07:00", mes.StateAlarm), stateEv("M1", "06:00", mes.StateGrinding),
 			},
-			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 6 * hour, bucketAlarm: hour},
+			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketAPT: 7 * hour, bucketAlarm: hour}, // grinding through the break
 			losses: []loss{{"alarm", "", hour, 1}},
 		},
 		{
@@ -145,7 +149,7 @@ func TestIntervalSweep(t *testing.T) {
 				recv(stateEv("M1", "07:00", mes.StateStarved), "07:00:02"), recv(stateEv("M1", "07:00", mes.StateBlocked), "07:00:01"),
 				stateEv("M1", "08:00", mes.StateGrinding),
 			},
-			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 6 * hour, bucketStarved: hour},
+			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketAPT: 7 * hour, bucketStarved: hour},
 			losses: []loss{{"starved", "", hour, 1}},
 		},
 		{
@@ -154,7 +158,7 @@ func TestIntervalSweep(t *testing.T) {
 				stateEv("M1", "06:00", mes.StateGrinding),
 				recv(stateEv("M1", "07:00", mes.StateAlarm), "07:00:01"), recv(stateEv("M1", "07:00", mes.StateGrinding), "07:00:02"),
 			},
-			want: map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 7 * hour},
+			want: map[bucket]float64{bucketNotScheduled: 16 * hour, bucketAPT: 8 * hour},
 		},
 		{
 			name: "comm lost overrides the state; restored returns to the latest state",
@@ -178,8 +182,8 @@ func TestIntervalSweep(t *testing.T) {
 			events: []mes.MachineEvent{
 				stateEv("M1", "06:00", mes.StateGrinding), stateEv("M1", "09:00", mes.StateMaintenance), stateEv("M1", "11:00", mes.StateGrinding),
 			},
-			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 6 * hour, bucketMaintenance: hour},
-			losses: []loss{{"maintenance", "", hour, 1}},
+			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 6 * hour, bucketMaintenanceUnplanned: hour},
+			losses: []loss{{"maintenance_unplanned", "", hour, 1}}, // no maintenance window
 		},
 		{
 			name: "runs outside the shift are not scheduled; events at or after To are ignored",
@@ -187,7 +191,7 @@ func TestIntervalSweep(t *testing.T) {
 				stateEv("M1", "-23:00", mes.StateStarved), stateEv("M1", "02:00", mes.StateGrinding), stateEv("M1", "15:00", mes.StateAlarm),
 				{Machine: "M1", Kind: mes.EventState, SourceTime: testDay.Add(24 * time.Hour), State: mes.StateBlocked},
 			},
-			want: map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAPT: 7 * hour},
+			want: map[bucket]float64{bucketNotScheduled: 16 * hour, bucketAPT: 8 * hour},
 		},
 		{
 			name: "setup, handling, offline and unknown states",
@@ -217,7 +221,7 @@ func TestIntervalSweep(t *testing.T) {
 				stateEv("M1", "12:00", mes.StateAlarm), // no alarm ever reported
 				stateEv("M1", "12:05", mes.StateGrinding),
 			},
-			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketBreak: hour, bucketAlarm: 35 * 60, bucketAPT: 7*hour - 35*60},
+			want:   map[bucket]float64{bucketNotScheduled: 16 * hour, bucketAlarm: 35 * 60, bucketAPT: 8*hour - 35*60},
 			losses: []loss{{"alarm", "", 300, 1}, {"alarm", "E1", 600, 1}, {"alarm", "E3", 1200, 1}},
 		},
 	}
@@ -226,7 +230,7 @@ func TestIntervalSweep(t *testing.T) {
 			cal := testCalendar()
 			var m timeline
 			codes := newAlarmCodes()
-			res := sweep(&cal, testRecs(t, tt.events, codes), &m, codes)
+			res := sweep(&cal, testRecs(t, tt.events, codes), &m, codes, nil)
 			assertPartition(t, &cal, res)
 			for b := range bucketCount {
 				assert.Equal(t, int64(tt.want[b]*float64(time.Second)), res.buckets[b], "bucket %d", b)
@@ -239,6 +243,31 @@ func TestIntervalSweep(t *testing.T) {
 			assert.Equal(t, tt.losses, got)
 		})
 	}
+}
+
+// TestIntervalSweep_MaintenanceWindows: maintenance is planned downtime
+// only inside a maintenance window. M1 is in maintenance 07:00–09:00 and
+// 11:00–12:00; the calendar's window is 08:00–11:30. Planned: 08:00–09:00
+// and 11:00–11:30 (1.5 h, PDOT); unplanned: 07:00–08:00 and 11:30–12:00
+// (1.5 h, ADET).
+func TestIntervalSweep_MaintenanceWindows(t *testing.T) {
+	const hour = 3600.0
+	cal := testCalendar()
+	codes := newAlarmCodes()
+	var m timeline
+	recs := testRecs(t, []mes.MachineEvent{
+		stateEv("M1", "06:00", mes.StateGrinding), stateEv("M1", "07:00", mes.StateMaintenance), stateEv("M1", "09:00", mes.StateGrinding),
+		stateEv("M1", "11:00", mes.StateMaintenance), stateEv("M1", "12:00", mes.StateGrinding),
+	}, codes)
+	res := sweep(&cal, recs, &m, codes, []span{{at("08:00").UnixNano(), at("11:30").UnixNano()}})
+	assertPartition(t, &cal, res)
+	assert.Equal(t, int64(1.5*hour)*int64(time.Second), res.buckets[bucketMaintenance])
+	assert.Equal(t, int64(1.5*hour)*int64(time.Second), res.buckets[bucketMaintenanceUnplanned])
+	te := timeElementsOf(&res.buckets)
+	assert.Equal(t, 1.5*hour, te.PDOTS, "planned maintenance; the break was ground through")
+	assert.Equal(t, 1.5*hour, te.ADETS)
+	assert.Equal(t, 2, res.losses[lossKey{bucket: bucketMaintenanceUnplanned}].count)
+	assert.Equal(t, 2, res.losses[lossKey{bucket: bucketMaintenance}].count)
 }
 
 // TestIntervalSweep_Property checks random event streams against a
@@ -259,10 +288,16 @@ func TestIntervalSweep_Property(t *testing.T) {
 		to := from.Add(time.Duration(periodMin) * time.Minute)
 		var shifts []mes.Shift
 		for i := range rng.IntN(4) {
-			dur := 2 * (1 + rng.IntN(720)) // minutes, even
-			brk := 2 * rng.IntN(dur/2)     // even, so the break's middle is a whole minute
-			shifts = append(shifts, mes.Shift{Name: fmt.Sprintf("S%d", i), Start: fmt.Sprintf("%02d:%02d", rng.IntN(24), rng.IntN(60)),
-				DurationS: float64(dur * 60), BreakS: float64(brk * 60)})
+			dur := 1 + rng.IntN(1440) // minutes
+			brk := rng.IntN(dur)
+			off := rng.IntN(dur - brk + 1)
+			sh, sm := rng.IntN(24), rng.IntN(60)
+			s := mes.Shift{Name: fmt.Sprintf("S%d", i), Start: fmt.Sprintf("%02d:%02d", sh, sm), DurationS: float64(dur * 60)}
+			if brk > 0 {
+				bm := (sh*60 + sm + off) % 1440
+				s.Breaks = []mes.Break{{Start: fmt.Sprintf("%02d:%02d", bm/60, bm%60), DurationS: float64(brk * 60)}}
+			}
+			shifts = append(shifts, s)
 		}
 		minute := func(k int) time.Time { return from.Add(time.Duration(k) * time.Minute) }
 		var events []mes.MachineEvent
@@ -300,7 +335,7 @@ func TestIntervalSweep_Property(t *testing.T) {
 		}
 		sortRecords(recs)
 		var m timeline
-		res := sweep(&cal, recs, &m, codes)
+		res := sweep(&cal, recs, &m, codes, nil)
 
 		// The reference: each minute's calendar class from the shift
 		// definitions, and its state from replaying every event up to it.
@@ -341,14 +376,22 @@ func refClass(shifts []mes.Shift, ts time.Time, state bucket) bucket {
 		}
 	}
 	switch {
+	case len(shifts) == 0 && state == bucketMaintenance:
+		return bucketMaintenanceUnplanned
 	case len(shifts) == 0:
 		return state
 	case best == nil:
 		return bucketNotScheduled
 	}
-	bs := bestStart.Add(time.Duration((best.DurationS-best.BreakS)/2) * time.Second)
-	if !ts.Before(bs) && ts.Before(bs.Add(time.Duration(best.BreakS)*time.Second)) {
-		return bucketBreak
+	for _, b := range best.Breaks {
+		off, _ := best.BreakOffsetS(b)
+		bs := bestStart.Add(time.Duration(off) * time.Second)
+		if !ts.Before(bs) && ts.Before(bs.Add(time.Duration(b.DurationS)*time.Second)) && !producing(state) {
+			return bucketBreak
+		}
+	}
+	if state == bucketMaintenance {
+		return bucketMaintenanceUnplanned // no maintenance window
 	}
 	return state
 }

@@ -3,6 +3,7 @@ package kpi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
@@ -40,10 +41,18 @@ type Query struct {
 type Input struct {
 	Line    *mes.LineConfig
 	Events  mes.EventStore
-	Batches []*mes.Batch // released and running batches: the demand behind the target takt
+	Batches []*mes.Batch // the batches: demand behind the target takt, products of the burs
 	// BurBatch maps a bur serial to its batch id. Nil derives the batch from
 	// the line's serial pattern (see defaultBurBatch).
 	BurBatch func(serial string) string
+	// Reservations are the capacity calendar's reservations over the
+	// period; the maintenance ones are the windows in which a machine's
+	// maintenance is planned downtime.
+	Reservations []*mes.Reservation
+	// Now is the line time at which Batches' counts were read. A period
+	// ending before Now is a past window whose target takt comes from its
+	// own schedule; zero means To.
+	Now time.Time
 }
 
 // Report is the line's takt, cycle times, OEE, downtime Pareto, energy
@@ -189,9 +198,12 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 		return nil, err
 	}
 
-	// Inspection verdicts: the latest measurement of a serial decides.
+	// Inspection verdicts: the latest measurement of a serial decides; the
+	// first decides first-pass yield.
 	products := productLookup(in)
 	verdicts := map[string]verdict{}
+	firsts := map[string]verdict{}
+	inspections := map[string]int{}
 	seenMeas := make(map[seqKey]struct{}, len(meas))
 	uniq := meas[:0]
 	for i := range meas {
@@ -201,9 +213,16 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 			continue
 		}
 		seenMeas[k] = struct{}{}
-		mm.pass = judge(products(mm.serial, burBatch), measEvents[i].Values)
+		failed := judge(products(mm.serial, burBatch), measEvents[i].Values)
+		mm.pass = len(failed) == 0
+		if machines[mm.m].Kind == mes.KindInspection {
+			inspections[mm.serial]++
+			if v, ok := firsts[mm.serial]; !ok || mm.t < v.t {
+				firsts[mm.serial] = verdict{t: mm.t, pass: mm.pass, failed: failed}
+			}
+		}
 		if v, ok := verdicts[mm.serial]; !ok || mm.t >= v.t {
-			verdicts[mm.serial] = verdict{t: mm.t, pass: mm.pass}
+			verdicts[mm.serial] = verdict{t: mm.t, pass: mm.pass, failed: failed}
 		}
 		uniq = append(uniq, *mm)
 	}
@@ -212,6 +231,9 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 		v, ok := verdicts[serial]
 		return v.pass, ok
 	}
+
+	// Maintenance windows per group: only there is maintenance planned.
+	maint, lineMaint := maintenanceWindows(line, in.Reservations)
 
 	// Time elements and losses per machine.
 	aggs := make([]aggregate, len(machines))
@@ -224,10 +246,13 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 		if !m.sorted {
 			sortRecords(m.recs)
 		}
-		res := sweep(&cal, m.recs, &m.carry, codes)
+		res := sweep(&cal, m.recs, &m.carry, codes, maint[m.Group])
 		aggs[i].buckets = res.buckets
 		aggs[i].machines = 1
 		for k, l := range res.losses {
+			if k.bucket == bucketAlarm || k.bucket == bucketMaintenanceUnplanned {
+				aggs[i].failures += l.count
+			}
 			if t := losses[k]; t != nil {
 				t.ns += l.ns
 				t.count += l.count
@@ -238,14 +263,15 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 	}
 	rep.Downtime = pareto(losses)
 
-	// Jobs: produced quantity, cycle times, energy.
+	// Jobs: produced quantity, cycle times, energy. A job counts where it
+	// was made: in planned operation time, breaks included.
 	ideal := newIdealTimes(line)
 	inWindow := func(t int64) bool { return q.Shift == "" || cal.scheduled(t) }
 	seenCycle := make(map[seqKey]struct{}, len(cycles))
 	machineTimes := make([][]float64, len(machines))
 	aborted := make([]int, len(machines))
 	burs := map[string]*burTally{}
-	lineScrap := 0
+	lineScrap := map[string]struct{}{}
 	for _, c := range cycles {
 		k := seqKey{c.m, c.c.Seq}
 		if _, dup := seenCycle[k]; dup {
@@ -253,9 +279,9 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 		}
 		seenCycle[k] = struct{}{}
 		m := &machines[c.m]
-		working := cal.working(c.t)
-		if working && c.c.Aborted && m.Kind != mes.KindInspection {
-			lineScrap++
+		counted := cal.scheduled(c.t)
+		if counted && c.c.Aborted && m.Kind != mes.KindInspection {
+			lineScrap[c.c.Serial] = struct{}{}
 		}
 		if !m.selected {
 			continue
@@ -277,33 +303,74 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 				b.aborted = b.aborted || c.c.Aborted
 			}
 		}
-		if working && m.Kind != mes.KindInspection {
-			a := &aggs[c.m]
-			a.pq++
-			a.addIdeal(ideal.of(m.Group, c.c.Program))
-			if pass, ok := status(c.c.Serial); !c.c.Aborted && (!ok || pass) {
-				a.gq++
-			}
+		if !counted || m.Kind == mes.KindInspection {
+			continue
+		}
+		a := &aggs[c.m]
+		a.pq++
+		pru := ideal.of(m.Group, c.c.Program)
+		if c.c.Aborted {
+			// Scrap at this operation; credit only the time it ran, at most PRU.
+			a.sq++
+			a.aborted++
+			a.addIdealNS(min(int64(pru*float64(time.Second)), max(0, int64(c.c.CycleTime()))), pru)
+			continue
+		}
+		a.addIdeal(pru)
+		v, ok := verdicts[c.c.Serial]
+		switch {
+		case !ok:
+			a.pending++
+		case v.pass || !formedHere(products(c.c.Serial, burBatch), m.Group, v.failed):
+			a.gq++
+		default:
+			a.sq++
 		}
 	}
 
-	// Inspection results: the station's output and the line's departures.
+	// Inspection results: the station's output and the line's good departures.
 	var departures []int64
-	linePQ, lineGQ := lineScrap, 0
+	lineBurs := map[string]struct{}{}
+	for s := range lineScrap {
+		lineBurs[s] = struct{}{}
+	}
+	goodByBatch := map[string]int{}
+	lineOut := LineOEE{ID: line.Name}
+	var lineIdealNS int64
+	takts := map[*mes.Product]int64{}
 	for _, mm := range meas {
 		m := &machines[mm.m]
 		if m.Kind != mes.KindInspection {
 			continue
 		}
-		if inWindow(mm.t) {
-			departures = append(departures, mm.t)
+		final := verdicts[mm.serial].t == mm.t
+		if mm.pass && final && inWindow(mm.t) {
+			departures = append(departures, cal.workingBetween(cal.from, mm.t))
+			goodByBatch[burBatch(mm.serial)]++
 		}
-		if !cal.working(mm.t) {
+		if !cal.scheduled(mm.t) {
 			continue
 		}
-		linePQ++
-		if mm.pass {
-			lineGQ++
+		if _, seen := lineBurs[mm.serial]; !seen {
+			lineBurs[mm.serial] = struct{}{}
+			if v := verdicts[mm.serial]; v.pass {
+				lineOut.GQ++
+				p := products(mm.serial, burBatch)
+				tk, ok := takts[p]
+				if !ok {
+					tk = int64(idealTakt(line, p) * float64(time.Second))
+					takts[p] = tk
+				}
+				lineIdealNS += tk
+			}
+			if f, ok := firsts[mm.serial]; ok {
+				lineOut.Inspected++
+				if f.pass {
+					lineOut.FirstPass++
+				} else if inspections[mm.serial] > 1 {
+					lineOut.RQ++
+				}
+			}
 		}
 		if m.selected {
 			a := &aggs[mm.m]
@@ -311,16 +378,100 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 			a.addIdeal(ideal.of(m.Group, ""))
 			if mm.pass {
 				a.gq++
+			} else {
+				a.sq++
 			}
 		}
 	}
+	lineOut.PQ = len(lineBurs)
+	lineOut.SQ = lineOut.PQ - lineOut.GQ
+	lineOut.IdealS = seconds(lineIdealNS)
+	if len(line.Products) > 0 {
+		lineOut.IdealTaktS = idealTakt(line, &line.Products[0])
+	}
+	pbt := cal.workingNS()
+	for _, seg := range cal.segs {
+		if !seg.brk {
+			pbt -= overlapNS(lineMaint, seg.start, seg.end)
+		}
+	}
+	lineOut.PBTS = seconds(pbt)
+	lineOut.OEE = ratio(float64(lineIdealNS), float64(pbt))
+	lineOut.ThroughputPerHour = ratio(float64(lineOut.GQ), seconds(pbt)/3600)
+	lineOut.FirstPassYield = ratio(float64(lineOut.FirstPass), float64(lineOut.Inspected))
+	lineOut.ScrapRatio = ratio(float64(lineOut.SQ), float64(lineOut.PQ))
+	lineOut.ReworkRatio = ratio(float64(lineOut.RQ), float64(lineOut.PQ))
 
-	rep.Takt = targetTakt(line, in.Batches, q.To, loc)
+	rep.Takt = targetTakt(taktInput{line: line, batches: in.Batches, from: q.From, to: q.To, now: in.Now, loc: loc, good: goodByBatch})
 	actualTakt(&rep.Takt, departures, lastN)
 	rep.Cycles = cycleReportOf(line, machines, machineTimes, aborted, ideal)
-	rep.OEE = oeeReportOf(line, machines, aggs, q, linePQ, lineGQ)
+	rep.OEE = oeeReportOf(line, machines, aggs, q, &lineOut)
 	rep.Energy = reportEnergy(line.Carbon.KgPerKWh(), burs, burBatch, status, q.BurDetail)
 	return rep, nil
+}
+
+// maintenanceWindows returns the maintenance reservations' windows per
+// machine group, and those that take the whole line, sorted and merged.
+func maintenanceWindows(line *mes.LineConfig, rs []*mes.Reservation) (map[string][]span, []span) {
+	byGroup := map[string][]span{}
+	var whole []span
+	for _, r := range rs {
+		if r == nil || r.Kind != mes.ReservationMaintenance {
+			continue
+		}
+		sp := span{r.BlockedStart().UnixNano(), r.BlockedEnd().UnixNano()}
+		all := true
+		for _, g := range line.Groups {
+			all = all && slices.Contains(r.Groups, g.ID)
+		}
+		if all || len(r.Groups) == 0 {
+			whole = append(whole, sp)
+		}
+		groups := r.Groups
+		if len(groups) == 0 {
+			for _, g := range line.Groups {
+				groups = append(groups, g.ID)
+			}
+		}
+		for _, g := range groups {
+			byGroup[g] = append(byGroup[g], sp)
+		}
+	}
+	for g := range byGroup {
+		byGroup[g] = mergeSpans(byGroup[g])
+	}
+	return byGroup, mergeSpans(whole)
+}
+
+// formedHere reports whether a failed characteristic is formed by the
+// operation of group (or by no operation of the route: then every
+// operation answers for it).
+func formedHere(p *mes.Product, group string, failed []string) bool {
+	if p == nil {
+		return true
+	}
+	for _, ch := range failed {
+		op, ok := p.FormedBy(ch)
+		if !ok || op.Group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// idealTakt is the line's ideal interval between burs of p: the slowest
+// route operation's PRU over the machines of its group. 0 without a product.
+func idealTakt(line *mes.LineConfig, p *mes.Product) float64 {
+	if p == nil {
+		return 0
+	}
+	var t float64
+	for _, op := range p.Route {
+		if n := len(line.GroupMachines(op.Group)); n > 0 {
+			t = max(t, op.IdealCycleS/float64(n))
+		}
+	}
+	return t
 }
 
 // validate checks the input and the query.
@@ -409,10 +560,11 @@ func carryIn(ctx context.Context, store mes.EventStore, machines []lineMachine, 
 	return read, nil
 }
 
-// verdict is the latest inspection result of a serial.
+// verdict is an inspection result of a serial.
 type verdict struct {
-	t    int64
-	pass bool
+	t      int64
+	pass   bool
+	failed []string // characteristics out of tolerance or missing
 }
 
 // productLookup returns how to find the product of a serial: through its
@@ -440,20 +592,22 @@ func productLookup(in Input) func(serial string, burBatch func(string) string) *
 	}
 }
 
-// judge reports whether values meet every tolerance of p; a toleranced
-// characteristic missing from the values fails. Without a product nothing
-// can be held against the bur: it passes.
-func judge(p *mes.Product, values map[string]float64) bool {
+// judge returns the characteristics of p's tolerances that values fail
+// (out of tolerance or missing), sorted; none means the bur passes. Without
+// a product nothing can be held against the bur: it passes.
+func judge(p *mes.Product, values map[string]float64) []string {
 	if p == nil {
-		return true
+		return nil
 	}
+	var failed []string
 	for ch, tol := range p.Tolerances {
 		v, ok := values[ch]
 		if !ok || !tol.Contains(v) {
-			return false
+			failed = append(failed, ch)
 		}
 	}
-	return true
+	slices.Sort(failed)
+	return failed
 }
 
 // idealTimes holds the ISO 22400 PRU (ideal cycle time) of each group's operations.
@@ -524,7 +678,7 @@ func cycleReportOf(line *mes.LineConfig, machines []lineMachine, times [][]float
 }
 
 // oeeReportOf assembles OEE per machine, group and line in configuration order.
-func oeeReportOf(line *mes.LineConfig, machines []lineMachine, aggs []aggregate, q Query, linePQ, lineGQ int) OEEReport {
+func oeeReportOf(line *mes.LineConfig, machines []lineMachine, aggs []aggregate, q Query, lineOut *LineOEE) OEEReport {
 	r := OEEReport{Groups: []OEE{}, Machines: []OEE{}}
 	var all aggregate
 	for _, g := range line.Groups {
@@ -546,9 +700,9 @@ func oeeReportOf(line *mes.LineConfig, machines []lineMachine, aggs []aggregate,
 		}
 	}
 	if q.Machine == "" && q.Group == "" {
-		all.pq, all.gq = linePQ, lineGQ
-		o := newOEE("line", line.Name, &all)
-		r.Line = &o
+		o := newOEE("machines", line.Name, &all)
+		r.AllMachines = &o
+		r.Line = lineOut
 	}
 	return r
 }

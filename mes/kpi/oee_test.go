@@ -15,23 +15,26 @@ import (
 )
 
 // scenario is a hand-computed day on testLine (shift A: work
-// 06:00–09:30 and 10:30–14:00, break 09:30–10:30).
+// 06:00–09:30 and 10:30–14:00, break 09:30–10:30; no maintenance window).
 //
 // M1: grinding 06:00, alarm 07:00 (E100 raised 5 s later), grinding 07:30,
 // dressing 09:00, grinding 09:10 (through the break), starved 11:00, comm
 // lost 12:00–12:30, maintenance 13:00, idle 13:30. Within planned time:
-// APT 06:00–07:00, 07:30–09:00, 09:10–09:30, 10:30–11:00 = 12000 s;
-// alarm 1800; dressing 600; starved 3600 + 1800 = 5400 in two stops;
-// comm lost 1800; maintenance 1800; idle 1800; break 3600.
-// So POT 28800, PDOT 3600 + 1800, PBT 23400.
+// APT 06:00–07:00, 07:30–09:00, 09:10–11:00 = 15600 s (grinding through the
+// break counts where it was made); alarm 1800; unplanned maintenance 1800
+// (no window); dressing 600; starved 3600 + 1800 = 5400 in two stops; comm
+// lost 1800; idle 1800; break 0. So POT = PBT = 28800, no work 7200.
 //
 // M1's jobs (10 min, PRU 700 s) end every 10 minutes 06:10–07:00 (the one at
-// 07:00 aborted by the alarm), 07:40–09:00, 09:20, 10:00 (in the break: not
-// counted), 10:40–11:00, plus one at 05:00 outside the shift: PQ 19. Bur 2
-// fails inspection, so GQ 17.
+// 07:00 aborted by the alarm), 07:40–09:00, 09:20, 10:00 (in the break:
+// counted where it was made), 10:40–11:00, plus one at 05:00 outside the
+// shift: PQ 20, ideal 19 × 700 + 600 (the aborted job ran 600 s < PRU).
+// Burs 1–5 are inspected, bur 2 fails: GQ 4, SQ 2 (bur 2 and the aborted
+// job), 14 not yet inspected.
 //
-// M2 is idle all day: 25200 s idle. QC1 measures all day (APT 25200) and
-// measures burs 1–5 at 06:15–06:55, bur 2 out of tolerance.
+// M2 is idle all day: 25200 s idle, 3600 s break. QC1 measures all day (APT
+// 28800, breaks included) and measures burs 1–5 at 06:15–06:55, bur 2 out
+// of tolerance.
 func scenario() []mes.MachineEvent {
 	ev := []mes.MachineEvent{
 		stateEv("M1", "-23:00", mes.StateIdle),
@@ -90,53 +93,66 @@ func TestCompute_OEEScenario(t *testing.T) {
 
 	m1 := byID(rep.OEE.Machines, "M1")
 	require.NotNil(t, m1)
-	assert.Equal(t, TimeElements{PeriodS: 86400, NotScheduledS: 57600, POTS: 28800, PDOTS: 5400, BreakS: 3600, MaintenanceS: 1800,
-		PBTS: 23400, APTS: 12000, ASUTS: 600, DressingS: 600, ADETS: 1800, ADOTS: 9000, IdleS: 1800, StarvedS: 5400, CommLostS: 1800,
-		AUPTS: 12600, AUBTS: 14400}, m1.Time)
-	assert.Equal(t, 19, m1.PQ)
-	assert.Equal(t, 17, m1.GQ)
-	assert.Equal(t, 2, m1.SQ)
+	assert.Equal(t, TimeElements{PeriodS: 86400, NotScheduledS: 57600, POTS: 28800, PBTS: 28800,
+		APTS: 15600, GrindingS: 15600, ASUTS: 600, DressingS: 600, ADETS: 3600, AlarmS: 1800, MaintenanceUnplannedS: 1800,
+		ADOTS: 9000, IdleS: 1800, StarvedS: 5400, CommLostS: 1800, NoWorkS: 7200, AUPTS: 16200, AUBTS: 19800}, m1.Time)
+	assert.Equal(t, []int{20, 4, 2, 1, 14}, []int{m1.PQ, m1.GQ, m1.SQ, m1.AbortedQ, m1.PendingQ}, "PQ GQ SQ aborted pending")
 	assert.Equal(t, 700.0, m1.PRUS)
-	assert.InDelta(t, 13300, m1.IdealS, eps)
-	assert.InDelta(t, 12000.0/23400, m1.Availability, eps)
-	assert.InDelta(t, 13300.0/12000, m1.EffectivenessUncapped, eps)
-	assert.Greater(t, m1.EffectivenessUncapped, 1.0)
-	assert.InDelta(t, 1.0, m1.EffectivenessCapped, eps)
-	assert.InDelta(t, 17.0/19, m1.Quality, eps)
-	assert.InDelta(t, 13300.0/23400*17/19, m1.OEEUncapped, eps)
-	assert.InDelta(t, 12000.0/23400*17/19, m1.OEECapped, eps)
+	assert.InDelta(t, 19*700+600, m1.IdealS, eps)
+	assert.InDelta(t, 15600.0/21600, m1.Availability, eps)
+	assert.InDelta(t, 15600.0/28800, m1.AvailabilityPBT, eps)
+	assert.InDelta(t, 13900.0/15600, m1.EffectivenessUncapped, eps)
+	assert.InDelta(t, 4.0/20, m1.Quality, eps)
+	assert.InDelta(t, 15600.0/21600*13900/15600*4/20, m1.OEEUncapped, eps)
+	assert.InDelta(t, 16200.0/28800*13900/15600*4/20, m1.NEE, eps)
+	assert.InDelta(t, 15600.0/(15600+3600), m1.TechnicalEfficiency, eps)
+	assert.InDelta(t, 600.0/16200, m1.SetupRatio, eps)
+	assert.InDelta(t, 2.0/20, m1.ScrapRatio, eps)
+	assert.InDelta(t, 20/8.0, m1.ThroughputPerHour, eps)
+	assert.Equal(t, 2, m1.Failures, "the alarm stop and the unplanned maintenance")
+	assert.InDelta(t, 16200.0/3, m1.MTBFS, eps)
+	assert.InDelta(t, 3600.0/2, m1.MTTRS, eps)
 
 	m2 := byID(rep.OEE.Machines, "M2")
 	require.NotNil(t, m2)
 	assert.Equal(t, 25200.0, m2.Time.IdleS)
-	assert.Zero(t, m2.Availability)
+	assert.Equal(t, 3600.0, m2.Time.BreakS)
+	assert.Equal(t, 25200.0, m2.Time.NoWorkS)
+	assert.Zero(t, m2.Availability, "no work: no availability loss and no availability")
 	assert.Zero(t, m2.OEEUncapped)
 
 	qc := byID(rep.OEE.Machines, "QC1")
 	require.NotNil(t, qc)
-	assert.Equal(t, 25200.0, qc.Time.APTS)
-	assert.Equal(t, []int{5, 4}, []int{qc.PQ, qc.GQ})
-	assert.InDelta(t, 300.0/25200, qc.EffectivenessUncapped, eps)
+	assert.Equal(t, 28800.0, qc.Time.APTS)
+	assert.Equal(t, []int{5, 4, 1}, []int{qc.PQ, qc.GQ, qc.SQ})
+	assert.InDelta(t, 300.0/28800, qc.EffectivenessUncapped, eps)
 
 	grd := byID(rep.OEE.Groups, "GRD")
 	require.NotNil(t, grd)
 	assert.Equal(t, 2, grd.Machines)
-	assert.Equal(t, 48600.0, grd.Time.PBTS)
-	assert.InDelta(t, 12000.0/48600, grd.Availability, eps)
-	assert.InDelta(t, 13300.0/12000, grd.EffectivenessUncapped, eps)
-	assert.InDelta(t, 17.0/19, grd.Quality, eps)
+	assert.Equal(t, 54000.0, grd.Time.PBTS)
+	assert.InDelta(t, 15600.0/(54000-32400), grd.Availability, eps)
+	assert.InDelta(t, 13900.0/15600, grd.EffectivenessUncapped, eps)
+	assert.InDelta(t, 4.0/20, grd.Quality, eps)
 
+	require.NotNil(t, rep.OEE.AllMachines)
+	all := rep.OEE.AllMachines
+	assert.Equal(t, 3, all.Machines)
+	assert.Equal(t, 3*86400.0, all.Time.PeriodS)
+	assert.Equal(t, 82800.0, all.Time.PBTS)
+	assert.Equal(t, 44400.0, all.Time.APTS)
+
+	// The line's OEE is output-based: 4 good burs × ideal takt 350 s (the
+	// two grinders share PRU 700 s; inspection 60 s) over 25200 s of PBT.
 	require.NotNil(t, rep.OEE.Line)
 	line := rep.OEE.Line
-	assert.Equal(t, 3, line.Machines)
-	assert.Equal(t, 3*86400.0, line.Time.PeriodS)
-	assert.Equal(t, 73800.0, line.Time.PBTS)
-	assert.Equal(t, 37200.0, line.Time.APTS)
-	assert.Equal(t, []int{6, 4, 2}, []int{line.PQ, line.GQ, line.SQ}, "5 measured + 1 aborted; 4 passed")
-	assert.InDelta(t, 37200.0/73800, line.Availability, eps)
-	assert.InDelta(t, 13600.0/37200, line.EffectivenessUncapped, eps)
-	assert.InDelta(t, 4.0/6, line.Quality, eps)
-	assert.InDelta(t, line.Availability*line.EffectivenessUncapped*line.Quality, line.OEEUncapped, eps)
+	assert.Equal(t, 350.0, line.IdealTaktS)
+	assert.Equal(t, 25200.0, line.PBTS)
+	assert.Equal(t, []int{6, 4, 2, 0}, []int{line.PQ, line.GQ, line.SQ, line.RQ}, "5 measured + 1 aborted; 4 passed")
+	assert.InDelta(t, 4*350.0/25200, line.OEE, eps)
+	assert.InDelta(t, 4/7.0, line.ThroughputPerHour, eps)
+	assert.InDelta(t, 4.0/5, line.FirstPassYield, eps)
+	assert.InDelta(t, 2.0/6, line.ScrapRatio, eps)
 
 	var got []string
 	for _, d := range rep.Downtime {
@@ -144,15 +160,16 @@ func TestCompute_OEEScenario(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"idle//ADOT 27000×2", "starved//ADOT 5400×2", "alarm/E100/ADET 1800×1", "comm_lost//ADOT 1800×1",
-		"maintenance//PDOT 1800×1", "dressing//ASUT 600×1",
+		"maintenance_unplanned//ADET 1800×1", "dressing//ASUT 600×1",
 	}, got)
 	require.NotEmpty(t, rep.Downtime)
 	assert.InDelta(t, 100*27000.0/38400, rep.Downtime[0].SharePct, eps)
 	assert.InDelta(t, 100.0, rep.Downtime[len(rep.Downtime)-1].CumulativePct, eps)
 
-	// Takt: five burs left the line ten minutes apart, no batches: config target.
-	assert.Equal(t, TaktReport{TargetS: 180, TargetSource: "config", Departures: 5, LastS: 600, MeanS: 600, PeriodMeanS: 600,
-		LastN: TaktDefaultLastN, Samples: 4, WithinTarget: 0}, rep.Takt)
+	// Takt: good burs 1, 3, 4, 5 left at 06:15, 06:35, 06:45, 06:55 (bur 2
+	// failed: not a departure); no batch needs burs: no target.
+	assert.Equal(t, TaktReport{TargetSource: TaktNoDemand, Departures: 4, LastS: 600, MeanS: 800, PeriodMeanS: 800,
+		LastN: TaktDefaultLastN, Samples: 3}, rep.Takt)
 }
 
 func TestCompute_OrderAndDuplicatesDoNotMatter(t *testing.T) {
@@ -183,6 +200,7 @@ func TestCompute_MachineFilter(t *testing.T) {
 	rep, err := Compute(context.Background(), Input{Line: testLine(), Events: kpitest.NewMemStore(scenario()...)}, q)
 	require.NoError(t, err)
 	assert.Nil(t, rep.OEE.Line, "no line figure for one machine")
+	assert.Nil(t, rep.OEE.AllMachines)
 	require.Len(t, rep.OEE.Machines, 1)
 	require.Len(t, rep.OEE.Groups, 1)
 	assert.Equal(t, rep.OEE.Machines[0].Time, rep.OEE.Groups[0].Time)
@@ -191,7 +209,7 @@ func TestCompute_MachineFilter(t *testing.T) {
 	}
 	require.Len(t, rep.Cycles.Machines, 1)
 	assert.Equal(t, "M1", rep.Cycles.Machines[0].Machine)
-	assert.Equal(t, 5, rep.Takt.Departures, "takt is the line's")
+	assert.Equal(t, 4, rep.Takt.Departures, "takt is the line's")
 }
 
 func TestCompute_ShiftFilter(t *testing.T) {
@@ -204,8 +222,8 @@ func TestCompute_ShiftFilter(t *testing.T) {
 		pot, apt, notSched    float64
 		cycles, cycleMachines int
 	}{
-		{"", 16 * 3600, 12000 + 7*3600, 8 * 3600, 20, 3},
-		{"A", 8 * 3600, 12000, 16 * 3600, 19, 3},
+		{"", 16 * 3600, 15600 + 7*3600, 8 * 3600, 20, 3},
+		{"A", 8 * 3600, 15600, 16 * 3600, 19, 3},
 		{"B", 8 * 3600, 7 * 3600, 16 * 3600, 0, 3},
 	} {
 		q := scenarioQuery()
@@ -247,7 +265,8 @@ func TestJudgeAgreesWithEvaluate(t *testing.T) {
 		{},
 	} {
 		_, disp, _ := mes.Evaluate(p, mes.Measurement{Values: values})
-		assert.Equal(t, disp == mes.BurGood, judge(p, values), "%v", values)
+		assert.Equal(t, disp == mes.BurGood, len(judge(p, values)) == 0, "%v", values)
 	}
-	assert.True(t, judge(nil, nil), "without a product nothing is held against a bur")
+	assert.Empty(t, judge(nil, nil), "without a product nothing is held against a bur")
+	assert.Equal(t, []string{mes.CharHeadDiameter, mes.CharRadialRunout}, judge(p, map[string]float64{mes.CharHeadDiameter: 1.43}))
 }

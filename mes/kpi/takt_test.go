@@ -86,34 +86,97 @@ func TestTaktTarget(t *testing.T) {
 		batches []*mes.Batch
 		target  float64
 		source  string
-		demand  int
+		demand  float64
 		avail   float64
 	}{
-		{"no batches: configured takt", nil, 180, "config", 0, 0},
-		{"planned batch is not demand", []*mes.Batch{{State: mes.BatchPlanned, Quantity: 100, PlannedEnd: day(1)}}, 180, "config", 0, 0},
-		{"no planned end: configured takt", []*mes.Batch{{State: mes.BatchRunning, Quantity: 100}}, 180, "config", 0, 0},
+		{"no batches: no demand, no target", nil, 0, TaktNoDemand, 0, 0},
+		{"planned batch is not demand", []*mes.Batch{{State: mes.BatchPlanned, Quantity: 100, PlannedEnd: day(1)}}, 0, TaktNoDemand, 0, 0},
+		{"finished batch is not demand", []*mes.Batch{{State: mes.BatchRunning, Quantity: 10, Completed: 10, PlannedEnd: day(1)}}, 0, TaktNoDemand, 0, 0},
+		{"no planned end: configured takt", []*mes.Batch{{State: mes.BatchRunning, Quantity: 100}}, 180, TaktFromConfig, 100, 0},
 		{"running batch over two days", []*mes.Batch{{State: mes.BatchRunning, Quantity: 200, Completed: 60, GoodRequired: true, PlannedEnd: day(2)}},
-			2 * 7 * 3600.0 / 140, "demand", 140, 2 * 7 * 3600},
+			2 * 7 * 3600.0 / 140, TaktFromDemand, 140, 2 * 7 * 3600},
 		{"scrap counts as done unless good burs are required", []*mes.Batch{{State: mes.BatchRunning, Quantity: 200, Completed: 60, Scrap: 40, PlannedEnd: day(2)}},
-			2 * 7 * 3600.0 / 100, "demand", 100, 2 * 7 * 3600},
-		{"released batch starting tomorrow", []*mes.Batch{{State: mes.BatchReleased, Quantity: 70, PlannedStart: day(1), PlannedEnd: day(2)}},
-			7 * 3600.0 / 70, "demand", 70, 7 * 3600},
-		{"two batches: their rates add", []*mes.Batch{
-			{State: mes.BatchRunning, Quantity: 140, PlannedEnd: day(1)}, // 140 in 7 h: 180 s each
-			{State: mes.BatchRunning, Quantity: 140, PlannedEnd: day(2)}, // 140 in 14 h: 360 s each
-		}, 120, "demand", 280, 280 * 120},
-		{"late batch (planned end passed) is ignored", []*mes.Batch{{State: mes.BatchRunning, Quantity: 10, PlannedEnd: day(-1)}}, 180, "config", 0, 0},
-		{"finished batch is ignored", []*mes.Batch{{State: mes.BatchRunning, Quantity: 10, Completed: 10, PlannedEnd: day(1)}}, 180, "config", 0, 0},
+			2 * 7 * 3600.0 / 100, TaktFromDemand, 100, 2 * 7 * 3600},
+		{"held batch still needs its burs", []*mes.Batch{{State: mes.BatchHeld, Quantity: 140, PlannedEnd: day(1)}},
+			180, TaktFromDemand, 140, 7 * 3600},
+		{"the binding due date: 70 by tomorrow, 280 in all by the day after", []*mes.Batch{
+			{State: mes.BatchRunning, Quantity: 70, PlannedEnd: day(1)},   // 70 in 7 h: 360 s
+			{State: mes.BatchReleased, Quantity: 210, PlannedEnd: day(2)}, // 280 in 14 h: 180 s
+		}, 180, TaktFromDemand, 280, 14 * 3600},
+		{"overdue burs do not vanish: they join the next due date", []*mes.Batch{
+			{State: mes.BatchRunning, Quantity: 70, PlannedEnd: day(-1)},
+			{State: mes.BatchRunning, Quantity: 70, PlannedEnd: day(1)},
+		}, 7 * 3600.0 / 140, TaktFromDemand, 140, 7 * 3600},
+		{"only overdue batches: no time left", []*mes.Batch{{State: mes.BatchRunning, Quantity: 10, PlannedEnd: day(-1)}}, 0, TaktOverdue, 10, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := targetTakt(line, tt.batches, asOf, time.UTC)
+			r := targetTakt(taktInput{line: line, batches: tt.batches, from: asOf.Add(-time.Hour), to: asOf, now: asOf, loc: time.UTC})
 			assert.InDelta(t, tt.target, r.TargetS, 1e-9)
 			assert.Equal(t, tt.source, r.TargetSource)
-			assert.Equal(t, tt.demand, r.DemandBurs)
+			assert.InDelta(t, tt.demand, r.DemandBurs, 1e-9)
 			assert.InDelta(t, tt.avail, r.AvailableS, 1e-6)
 		})
 	}
+}
+
+// TestTaktTarget_PastWindow: a past window's target comes from its own
+// schedule, not from today's counts. The day's shift gives 7 h of planned
+// busy time; batch B1 (280 burs) is planned over two such days, so 140 are
+// due in the window; B9 was past its planned end and still running when the
+// window began, and the 2 good burs it made in the window were owed too.
+// Target = 25200 s / 142.
+func TestTaktTarget_PastWindow(t *testing.T) {
+	day := func(d int, clock string) time.Time { return at(clock).AddDate(0, 0, d) }
+	batches := []*mes.Batch{
+		{ID: "B1", State: mes.BatchCompleted, Quantity: 280, Completed: 280, PlannedStart: day(0, "06:00"), PlannedEnd: day(1, "14:00")},
+		{ID: "B9", State: mes.BatchCompleted, Quantity: 50, Completed: 50, PlannedStart: day(-3, "06:00"), PlannedEnd: day(-1, "14:00"),
+			Transitions: []mes.Transition{{From: mes.BatchReleased, To: mes.BatchRunning, At: day(-3, "06:00")},
+				{From: mes.BatchRunning, To: mes.BatchCompleted, At: day(0, "12:00")}}},
+		{ID: "B8", State: mes.BatchCompleted, Quantity: 50, PlannedStart: day(-3, "06:00"), PlannedEnd: day(-1, "14:00"),
+			Transitions: []mes.Transition{{From: mes.BatchRunning, To: mes.BatchCompleted, At: day(-1, "12:00")}}},
+	}
+	var events []mes.MachineEvent
+	for i, clock := range []string{"07:00", "07:10", "08:00", "08:05"} {
+		serial := fmt.Sprintf("B1-%05d", i+1)
+		if i >= 2 {
+			serial = fmt.Sprintf("B9-%05d", i)
+		}
+		events = append(events, measEv("QC1", at(clock), uint64(i+1), serial, 1.4))
+	}
+	in := Input{Line: testLine(), Events: kpitest.NewMemStore(events...), Batches: batches, Now: day(5, "12:00")}
+	rep, err := Compute(context.Background(), in, Query{From: at("00:00"), To: day(1, "00:00"), Location: time.UTC})
+	require.NoError(t, err)
+	assert.Equal(t, TaktFromSchedule, rep.Takt.TargetSource)
+	assert.InDelta(t, 142, rep.Takt.DemandBurs, 1e-9)
+	assert.InDelta(t, 25200, rep.Takt.AvailableS, 1e-9)
+	assert.InDelta(t, 25200.0/142, rep.Takt.TargetS, 1e-9)
+
+	// The same window asked as the present: today's counts, all done.
+	in.Now = time.Time{}
+	rep, err = Compute(context.Background(), in, Query{From: at("00:00"), To: day(1, "00:00"), Location: time.UTC})
+	require.NoError(t, err)
+	assert.Equal(t, TaktNoDemand, rep.Takt.TargetSource)
+}
+
+// TestCompute_ActualTaktGoodBursInBusyTime: the actual takt counts good
+// burs only and measures planned busy time: good burs leave at 09:10, 09:20
+// (a failed one at 09:25 is not a departure) and 10:40, across the
+// 09:30–10:30 break, so the intervals are 600 s and 600 + 600 s = 1200 s.
+func TestCompute_ActualTaktGoodBursInBusyTime(t *testing.T) {
+	events := []mes.MachineEvent{
+		measEv("QC1", at("09:10"), 1, "B1-00001", 1.40),
+		measEv("QC1", at("09:20"), 2, "B1-00002", 1.40),
+		measEv("QC1", at("09:25"), 3, "B1-00003", 1.50),
+		measEv("QC1", at("10:40"), 4, "B1-00004", 1.40),
+	}
+	rep, err := Compute(context.Background(), Input{Line: testLine(), Events: kpitest.NewMemStore(events...)},
+		Query{From: at("06:00"), To: at("14:00"), Location: time.UTC})
+	require.NoError(t, err)
+	assert.Equal(t, 3, rep.Takt.Departures)
+	assert.Equal(t, 1200.0, rep.Takt.LastS)
+	assert.Equal(t, 900.0, rep.Takt.PeriodMeanS)
+	assert.Equal(t, 900.0, rep.Takt.MeanS)
 }
 
 func TestCompute_TaktAndCycles(t *testing.T) {
@@ -145,7 +208,7 @@ func TestCompute_TaktAndCycles(t *testing.T) {
 	q := Query{From: at("06:00"), To: at("07:00"), Location: time.UTC, LastN: 5}
 	rep, err := Compute(context.Background(), in, q)
 	require.NoError(t, err)
-	assert.Equal(t, "demand", rep.Takt.TargetSource)
+	assert.Equal(t, TaktFromDemand, rep.Takt.TargetSource)
 	assert.InDelta(t, 6*3600.0/140, rep.Takt.TargetS, 1e-9) // 154.3 s
 	assert.Equal(t, 10, rep.Takt.Departures)
 	assert.Equal(t, 400.0, rep.Takt.LastS)

@@ -286,7 +286,7 @@ func buildFlow(ctx context.Context, in Input, r *Report) error {
 			from := float64(t.Hour()*3600 + t.Minute()*60)
 			// The break is taken off the end of the shift: the
 			// simulation needs its length, not its place.
-			open = append(open, linesim.Window{FromS: from, ToS: from + s.DurationS - s.BreakS})
+			open = append(open, linesim.Window{FromS: from, ToS: from + s.DurationS - s.BreakTotalS()})
 		}
 	}
 	target := linesim.Target{AnnualGood: in.AnnualGood, TaktS: in.Line.TaktS}

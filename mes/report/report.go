@@ -248,14 +248,15 @@ func waterfallRow(o kpi.OEE) WaterfallRow {
 	return WaterfallRow{
 		ID: o.ID, PlannedBusyH: pbt, AvailabilityLossH: pbt - apt,
 		SpeedLossH: apt - ideal, QualityLossH: ideal - goodIdeal, GoodIdealH: goodIdeal,
-		Availability: o.Availability, Effectiveness: o.EffectivenessUncapped, Quality: o.Quality, OEE: o.OEEUncapped,
+		Availability: o.AvailabilityPBT, Effectiveness: o.EffectivenessUncapped, Quality: o.Quality,
+		OEE: o.AvailabilityPBT * o.EffectivenessUncapped * o.Quality, // the waterfall steps down from PBT
 	}
 }
 
 func buildWaterfall(o *kpi.OEEReport) *Waterfall {
 	w := &Waterfall{}
-	if o.Line != nil {
-		row := waterfallRow(*o.Line)
+	if o.AllMachines != nil {
+		row := waterfallRow(*o.AllMachines)
 		w.Line = &row
 	}
 	for _, g := range o.Groups {

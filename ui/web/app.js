@@ -224,15 +224,20 @@ function renderHeader() {
   $("#line-name").textContent = name(S.line) || "Pilotline";
   const tk = p.takt || {};
   const actual = tk.rolling_s || tk.last_s;
-  const target = Math.round(tk.target_s || S.line.takt_s);
-  $("#takt-actual").textContent = actual ? `${target} / ${actual.toFixed(0)}` : `${target} / —`;
-  const behind = actual && actual > target * 1.02;
-  $("#kpi-takt .bar").classList.toggle("behind", !!behind);
-  $("#takt-bar").style.width = actual ? `${Math.min(100, (actual / (2 * target)) * 100)}%` : "0";
+  // No demand: there is no target to be behind; overdue: no time is left.
+  const noTarget = tk.source === "no_demand" || tk.source === "overdue";
+  const target = noTarget ? 0 : Math.round(tk.target_s || S.line.takt_s);
+  const shown = noTarget ? t(tk.source === "overdue" ? "twin.overdue" : "twin.noDemand") : `${target}`;
+  $("#takt-actual").textContent = actual ? `${shown} / ${actual.toFixed(0)}` : `${shown} / —`;
+  const behind = !noTarget && actual && actual > target * 1.02;
+  $("#kpi-takt .bar").classList.toggle("behind", !!behind || tk.source === "overdue");
+  $("#takt-bar").style.width = actual && target ? `${Math.min(100, (actual / (2 * target)) * 100)}%` : "0";
   $("#takt-target-mark").style.left = "50%";
+  const source = tk.source === "demand" || tk.source === "config" ? ` (${t("twin.taktSource." + tk.source)})` : "";
+  const pace = noTarget ? "● " + shown : behind ? "▲ " + t("twin.behind") : "● " + t("twin.onPace");
   $("#takt-note").textContent = actual
-    ? `${behind ? "▲ " + t("twin.behind") : "● " + t("twin.onPace")} · ${t("twin.last")} ${tk.last_s ? tk.last_s.toFixed(0) : "—"} s · ${t("twin.rolling")} ${tk.rolling_s ? tk.rolling_s.toFixed(0) : "—"} s`
-    : `${t("twin.target")} ${target} s`;
+    ? `${pace}${source} · ${t("twin.last")} ${tk.last_s ? tk.last_s.toFixed(0) : "—"} s · ${t("twin.rolling")} ${tk.rolling_s ? tk.rolling_s.toFixed(0) : "—"} s`
+    : noTarget ? shown : `${t("twin.target")} ${target} s${source}`;
   $("#burs-today").textContent = p.burs_today ?? 0;
   $("#burs-note").textContent = p.good_today ? `${t("twin.pass")} ${p.good_today}` : `${t("twin.output")} ${S.output.count}`;
   const o = p.oee;
