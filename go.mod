@@ -1,11 +1,13 @@
 module github.com/pilotline/pilotline
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/eclipse/paho.mqtt.golang v1.5.0
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875
+	// github.com/go-pdf/fpdf is archived; it continues at codeberg.org/go-pdf/fpdf.
+	// Pinned here until the PDF export is moved and re-checked against it.
 	github.com/go-pdf/fpdf v0.9.0
 	github.com/gopcua/opcua v0.8.0
 	github.com/gorilla/websocket v1.5.3
@@ -15,6 +17,7 @@ require (
 	github.com/stretchr/testify v1.10.0
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.38.0
+	golang.org/x/sys v0.33.0
 	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.17.0
 	google.golang.org/protobuf v1.36.5
@@ -46,7 +49,6 @@ require (
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/net v0.40.0 // indirect
 	golang.org/x/sync v0.16.0 // indirect
-	golang.org/x/sys v0.33.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
 	golang.org/x/time v0.11.0 // indirect
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect

@@ -84,7 +84,7 @@ type Bur struct {
 	Disposition BurDisposition    `json:"disposition"`
 	ScrapReason string            `json:"scrap_reason,omitempty"`
 	Created     time.Time         `json:"created"`
-	Finished    time.Time         `json:"finished,omitempty"`
+	Finished    time.Time         `json:"finished,omitzero"`
 }
 
 // OperationRecord is the genealogy of one operation on one bur.

@@ -70,7 +70,7 @@ type MachineEvent struct {
 	Machine     string         `json:"machine"`               // G01…G25, QC1, R1…R5, MAG, OUT
 	Kind        EventKind      `json:"kind"`                  // what happened
 	SourceTime  time.Time      `json:"source_time"`           // when the machine says it happened
-	Received    time.Time      `json:"received,omitempty"`    // when acquisition received it
+	Received    time.Time      `json:"received,omitzero"`     // when acquisition received it
 	State       MachineState   `json:"state,omitempty"`       // EventState
 	Mode        string         `json:"mode,omitempty"`        // umati MachineToolOperationMode name, EventState
 	Counter     uint64         `json:"counter,omitempty"`     // EventCounter: the machine's part counter
@@ -117,7 +117,7 @@ type Alarm struct {
 	TextZH   string    `json:"text_zh,omitempty"`
 	Severity int       `json:"severity"` // OPC UA severity 1..1000
 	Raised   time.Time `json:"raised"`
-	Cleared  time.Time `json:"cleared,omitempty"`
+	Cleared  time.Time `json:"cleared,omitzero"`
 }
 
 // Cycle is one completed job on a machine: one operation on one bur.

@@ -20,8 +20,8 @@ const (
 type Quote struct {
 	Basis           string    `json:"basis"` // QuoteMeasured or QuoteNominal
 	BasisNote       string    `json:"basis_note"`
-	BasisFrom       time.Time `json:"basis_from,omitempty"` // the measured period
-	BasisTo         time.Time `json:"basis_to,omitempty"`
+	BasisFrom       time.Time `json:"basis_from,omitzero"` // the measured period
+	BasisTo         time.Time `json:"basis_to,omitzero"`
 	Departures      int       `json:"departures"`                // burs that left the line in the measured period
 	MeasuredTaktS   float64   `json:"measured_takt_s,omitempty"` // mean interval between departures
 	Availability    float64   `json:"availability"`              // line availability used (ISO 22400)

@@ -3,9 +3,10 @@
 package bolt
 
 import (
-	"syscall"
+	"unsafe"
 
 	bbolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // releaseMapped drops the database file's memory-mapped pages from the
@@ -22,6 +23,9 @@ func releaseMapped(tx *bbolt.Tx) {
 	if info == nil || info.Data == 0 || size <= 0 {
 		return
 	}
+	// bbolt hands out the mapping's address as a uintptr; the mapping is
+	// outside the Go heap, so reading it as a pointer is safe.
+	data := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&info.Data))), size)
 	// best effort: an error leaves the pages resident, nothing else
-	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, info.Data, uintptr(size), syscall.MADV_DONTNEED)
+	_ = unix.Madvise(data, unix.MADV_DONTNEED)
 }
