@@ -71,6 +71,8 @@ type Report struct {
 	OEE      OEEReport        `json:"oee"`
 	Downtime []DowntimeReason `json:"downtime"`
 	Energy   EnergyReport     `json:"energy"`
+	// Formulas defines every figure (the package's Formulas).
+	Formulas map[string]string `json:"formulas"`
 }
 
 // lineMachine is one machine of the line during a computation.
@@ -149,7 +151,7 @@ func Compute(ctx context.Context, in Input, q Query) (*Report, error) {
 	}
 
 	rep := &Report{From: q.From, To: q.To, Machine: q.Machine, Group: q.Group, Shift: q.Shift,
-		PeriodS: seconds(q.To.UnixNano() - q.From.UnixNano())}
+		PeriodS: seconds(q.To.UnixNano() - q.From.UnixNano()), Formulas: Formulas}
 
 	codes := newAlarmCodes()
 	n, err := carryIn(ctx, in.Events, machines, index, q.From, codes)

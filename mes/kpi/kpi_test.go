@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"os"
 	"testing"
 	"time"
 
@@ -120,4 +121,13 @@ func TestCompute_FixtureLineEmptyStore(t *testing.T) {
 	require.Len(t, rep.Cycles.Operations, 5)
 	assert.Equal(t, 30, rep.Cycles.Operations[2].Operation)
 	assert.Equal(t, 1620.0, rep.Cycles.Operations[2].IdealS)
+}
+
+// TestFormulasInREADME keeps README's KPI table and the API's formulas in step.
+func TestFormulasInREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for k, f := range Formulas {
+		assert.Contains(t, string(readme), "| `"+k+"` | "+f+" |", "README lists %s", k)
+	}
 }
