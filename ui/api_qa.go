@@ -11,7 +11,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/capability"
 	"github.com/pilotline/pilotline/mes/quality"
+	"github.com/pilotline/pilotline/mes/report"
 )
 
 // QA are the quality services behind release with e-signatures,
@@ -310,19 +312,37 @@ func (s *Server) handleReview(c echo.Context) error {
 
 // SPCResponse is the body of GET /api/v1/spc.
 type SPCResponse struct {
-	Characteristic string                `json:"characteristic"`
-	Batch          string                `json:"batch"`
-	Machine        string                `json:"machine,omitempty"`
-	Tolerance      mes.Tolerance         `json:"tolerance"` // spec limits, shown apart from the control limits
-	Chart          *mes.ControlChart     `json:"chart"`
-	Capability     mes.ProcessCapability `json:"capability"`
+	Characteristic string `json:"characteristic"`
+	Batch          string `json:"batch,omitempty"`
+	Machine        string `json:"machine,omitempty"`
+	// Operation is the route operation that forms the characteristic: each
+	// point is attributed to the grinder that performed it on the bur.
+	Operation int           `json:"operation,omitempty"`
+	Tolerance mes.Tolerance `json:"tolerance"` // spec limits, shown apart from the control limits
+	// Chart's limits come from the baseline; its points are all of the
+	// batch's (or the grinder's), in production order.
+	Chart *mes.ControlChart `json:"chart"`
+	// Capability is over all points, not the baseline alone.
+	Capability mes.ProcessCapability `json:"capability"`
+	// Study is the same capability with 95 % confidence intervals, one-sided
+	// where the characteristic is bounded (radial runout), as the pilot-run
+	// report gives it; nil below three points.
+	Study     *capability.Study     `json:"study,omitempty"`
+	Normality *capability.Normality `json:"normality,omitempty"`
 }
+
+// maxSPCPoints bounds the points of a chart across batches (?machine=
+// without ?batch=): the grinder's most recent.
+const maxSPCPoints = 10_000
 
 // maxSPCBaseline bounds ?baseline=.
 const maxSPCBaseline = 10_000
 
-// handleSPC draws the I-MR chart of one characteristic of a batch,
-// optionally of one grinder's burs (the grinder of the last operation).
+// handleSPC draws the I-MR chart of one characteristic: of a batch, of one
+// grinder's burs in a batch, or (?machine= without ?batch=) of one grinder
+// across the batches of the newest first, up to maxSPCPoints. A value is
+// attributed to the grinder of the operation that formed the characteristic
+// (mes.FormingGroups), and points are in production order (measurement time).
 func (s *Server) handleSPC(c echo.Context) error {
 	if err := checkQuery(c, "characteristic", "batch", "machine", "baseline"); err != nil {
 		return err
@@ -331,12 +351,14 @@ func (s *Server) handleSPC(c echo.Context) error {
 	if !slices.Contains(mes.Characteristics, ch) {
 		return invalid("characteristic: want one of %s, got %q", strings.Join(mes.Characteristics, ", "), truncate(ch, 40))
 	}
-	if err := validID("batch", batch); err != nil {
-		return err
-	}
 	machine, err := s.machineParam(c)
 	if err != nil {
 		return err
+	}
+	if batch != "" || machine == "" {
+		if err := validID("batch", batch); err != nil {
+			return err
+		}
 	}
 	baseline, err := queryInt(c, "baseline", quality.DefaultSPCBaseline, 2, maxSPCBaseline)
 	if err != nil {
@@ -347,33 +369,79 @@ func (s *Server) handleSPC(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	b, err := s.Batches.FindBatch(ctx, batch)
-	if err != nil {
-		return err
-	}
-	p, err := s.Products.FindProduct(ctx, b.Product)
-	if err != nil {
-		return err
-	}
-	tol, ok := p.Tolerances[ch]
-	if !ok {
-		return invalid("characteristic: %s has no tolerance in product %s", ch, p.ISO)
-	}
-	var pts []mes.SPCPoint
-	for bur, err := range q.Burs.BatchBurs(ctx, batch) {
+	var batches []*mes.Batch
+	if batch != "" {
+		b, err := s.Batches.FindBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
-		for _, pt := range mes.SPCPoints([]*mes.Bur{bur}, ch, 0) {
-			if machine == "" || pt.Machine == machine {
-				pts = append(pts, pt)
+		batches = []*mes.Batch{b}
+	} else if batches, err = s.Batches.ListBatches(ctx, mes.BatchFilter{}); err != nil {
+		return err
+	}
+	var pts []mes.SPCPoint
+	var tol mes.Tolerance
+	var op mes.Operation
+	found := false
+	for _, b := range batches {
+		p, err := s.Products.FindProduct(ctx, b.Product)
+		if err != nil {
+			return err
+		}
+		t, ok := p.Tolerances[ch]
+		if !ok {
+			if batch != "" {
+				return invalid("characteristic: %s has no tolerance in product %s", ch, p.ISO)
+			}
+			continue
+		}
+		if found && t != tol {
+			continue // another product's limits: not on the same chart
+		}
+		var bpts []mes.SPCPoint
+		for bur, err := range q.Burs.BatchBurs(ctx, b.ID) {
+			if err != nil {
+				return err
+			}
+			for _, pt := range p.CharacteristicPoints([]*mes.Bur{bur}, ch) {
+				if machine == "" || pt.Machine == machine {
+					bpts = append(bpts, pt)
+				}
 			}
 		}
+		if len(bpts) == 0 {
+			continue
+		}
+		tol, found = t, true
+		op, _ = p.FormingOperation(ch)
+		pts = append(pts, bpts...)
+		if len(pts) >= maxSPCPoints {
+			break
+		}
+	}
+	slices.SortStableFunc(pts, func(a, b mes.SPCPoint) int { return a.Time.Compare(b.Time) })
+	if len(pts) > maxSPCPoints {
+		pts = pts[len(pts)-maxSPCPoints:]
 	}
 	chart, err := mes.IMRChart(pts, min(baseline, len(pts)))
 	if err != nil {
 		return mes.Errorf(mes.ECONFLICT, "no control chart yet: %s", mes.ErrorMessage(err))
 	}
-	return c.JSON(http.StatusOK, SPCResponse{Characteristic: ch, Batch: batch, Machine: machine, Tolerance: tol,
-		Chart: chart, Capability: chart.Capability(tol)})
+	values := make([]float64, len(pts))
+	for i, pt := range pts {
+		values[i] = pt.Value
+	}
+	resp := SPCResponse{Characteristic: ch, Batch: batch, Machine: machine, Operation: op.Number, Tolerance: tol,
+		Chart: chart, Capability: mes.Capability(values, tol)}
+	spec := capability.TwoSided(tol.Lower, tol.Upper)
+	if report.UpperOnly[ch] {
+		spec = capability.UpperOnly(tol.Upper)
+	}
+	if st, err := capability.Process(values, spec, 0); err == nil {
+		resp.Study = &st
+	}
+	if n, err := capability.AndersonDarling(values); err == nil {
+		resp.Normality = &n
+	}
+	return c.JSON(http.StatusOK, resp)
 }

@@ -36,7 +36,7 @@ func BatchSPC(p *mes.Product, burs []*mes.Bur, baseline int) (map[string]*mes.Co
 	charts := map[string]*mes.ControlChart{}
 	var alerts []SPCAlert
 	for _, ch := range sortedCharacteristics(p) {
-		pts := mes.SPCPoints(burs, ch, 0)
+		pts := p.CharacteristicPoints(burs, ch)
 		c, err := mes.IMRChart(pts, min(baseline, len(pts)))
 		if err != nil {
 			continue

@@ -86,7 +86,7 @@ func (m *SPCMonitor) Measured(ctx context.Context, b *mes.Bur) ([]SPCAlert, erro
 		if !ok {
 			continue
 		}
-		s, err := m.seriesLocked(ctx, b.Batch, ch, baseline)
+		s, err := m.seriesLocked(ctx, p, b.Batch, ch, baseline)
 		if err != nil {
 			m.mu.Unlock()
 			return nil, err
@@ -94,10 +94,9 @@ func (m *SPCMonitor) Measured(ctx context.Context, b *mes.Bur) ([]SPCAlert, erro
 		if s.seen[b.Serial] {
 			continue
 		}
-		pt := mes.SPCPoint{Serial: b.Serial, Time: b.Measurement.Time, Value: v, Batch: b.Batch}
-		if n := len(b.Operations); n > 0 {
-			pt.Machine = b.Operations[n-1].Machine
-		}
+		// Charted against the grinder of the operation that formed ch.
+		pt := p.CharacteristicPoints([]*mes.Bur{b}, ch)[0]
+		pt.Value = v
 		alerts = append(alerts, s.add(pt, baseline, ch)...)
 	}
 	m.mu.Unlock()
@@ -111,20 +110,24 @@ func (m *SPCMonitor) Measured(ctx context.Context, b *mes.Bur) ([]SPCAlert, erro
 
 // seriesLocked returns the series of (batch, ch), loading the batch's
 // baseline and tail from the store at first sight (after a restart).
-func (m *SPCMonitor) seriesLocked(ctx context.Context, batch, ch string, baseline int) (*series, error) {
+func (m *SPCMonitor) seriesLocked(ctx context.Context, p *mes.Product, batch, ch string, baseline int) (*series, error) {
 	key := batch + "\x00" + ch
 	if s, ok := m.series[key]; ok {
 		return s, nil
 	}
 	s := &series{seen: map[string]bool{}}
 	if m.Burs != nil {
+		// Production order, as the live series grew: by measurement time.
+		var pts []mes.SPCPoint
 		for b, err := range m.Burs.BatchBurs(ctx, batch) {
 			if err != nil {
 				return nil, err
 			}
-			for _, pt := range mes.SPCPoints([]*mes.Bur{b}, ch, 0) {
-				s.push(pt, baseline)
-			}
+			pts = append(pts, p.CharacteristicPoints([]*mes.Bur{b}, ch)...)
+		}
+		slices.SortStableFunc(pts, func(a, b mes.SPCPoint) int { return a.Time.Compare(b.Time) })
+		for _, pt := range pts {
+			s.push(pt, baseline)
 		}
 	}
 	if m.series == nil {

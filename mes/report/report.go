@@ -16,16 +16,8 @@ import (
 )
 
 // FormedBy names the machine group whose operation forms each
-// characteristic: a measurement is charted against the grinder that
-// performed that operation on the bur. Radial runout of the head against
-// the shank is set by the last grinding operation, neck and tip.
-var FormedBy = map[string]string{
-	mes.CharShankDiameter: "SHK",
-	mes.CharHeadDiameter:  "HEAD",
-	mes.CharWorkingLength: "FLT",
-	mes.CharOverallLength: "NECK",
-	mes.CharRadialRunout:  "NECK",
-}
+// characteristic (mes.FormingGroups).
+var FormedBy = mes.FormingGroups
 
 // UpperOnly lists the characteristics bounded below by nature (a runout
 // cannot be negative): their capability is one-sided, against the upper
