@@ -28,9 +28,12 @@ type SPCMonitor struct {
 	series map[string]*series // batch \x00 characteristic
 }
 
-// seriesTail is how many recent points a series keeps: enough for every
-// default run rule (8 on one side).
-const seriesTail = 8
+// seriesTail is how many recent points a series keeps: more than the
+// longest run rule's pattern (8 on one side), so a run that began before
+// the window is seen as longer than the rule's count and fires once, at
+// the point that completes it, as it does on the batch's whole chart
+// (with exactly 8 kept, a run of 20 fired at each of its last 13 points).
+const seriesTail = 16
 
 type series struct {
 	base, tail []mes.SPCPoint
