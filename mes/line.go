@@ -44,7 +44,8 @@ type LineConfig struct {
 	Acquisition   Acquisition `json:"acquisition"`
 	Endpoints     []Endpoint  `json:"endpoints,omitempty"` // real machines; the simulator assigns its own
 	Groups        []Group     `json:"groups"`
-	Machines      []Machine   `json:"machines"` // grinders and the inspection station
+	Machines      []Machine   `json:"machines"`         // grinders and the inspection station
+	Models        []Model     `json:"models,omitempty"` // node mappings shared by all machines of a model
 	Robots        []Robot     `json:"robots"`
 	Stations      []Station   `json:"stations"` // magazine and output tray
 	Products      []Product   `json:"products"`
@@ -92,7 +93,21 @@ type Machine struct {
 	Group    string `json:"group"`              // Group.ID
 	Endpoint string `json:"endpoint,omitempty"` // Endpoint.ID (real machines)
 	Node     string `json:"node,omitempty"`     // browse name of the machine object under Machines; default ID
-	Model    string `json:"model,omitempty"`
+	Model    string `json:"model,omitempty"`    // a Models entry's ID uses its map
+	// Map maps acquisition signal keys to this machine's own nodes (see
+	// Model.Map); it overrides its model's entries.
+	Map map[string]string `json:"map,omitempty"`
+}
+
+// Model is a machine model: the node mapping every machine of the model
+// shares, so a vendor's names are mapped once.
+type Model struct {
+	ID string `json:"id"`
+	// Map maps acquisition signal keys (e.g. "program.state") to a browse
+	// path from the machine object, each step PREFIX:Name (DI, MA, MT, PL),
+	// {namespace-uri}Name or Name for namespace 0, joined by "/"; or to a
+	// node id ("ns=3;s=…", "nsu=urn:…;i=…").
+	Map map[string]string `json:"map"`
 }
 
 // Robot is a robot arm that loads and unloads the machines of one row.
@@ -338,6 +353,20 @@ func (c *LineConfig) Validate() error {
 		}
 		groups[g.ID] = true
 	}
+	models := map[string]bool{}
+	for i, md := range c.Models {
+		f := fmt.Sprintf("models[%d]", i)
+		if md.ID == "" {
+			return bad(f+".id", "required")
+		}
+		if models[md.ID] {
+			return bad(f+".id", "duplicate model %q", md.ID)
+		}
+		models[md.ID] = true
+		if err := validMap(f+".map", md.Map); err != nil {
+			return err
+		}
+	}
 	used := map[string]bool{}
 	cells := map[[2]int]string{}
 	for i, m := range c.Machines {
@@ -363,6 +392,9 @@ func (c *LineConfig) Validate() error {
 		}
 		if m.Endpoint != "" && !endpoints[m.Endpoint] {
 			return bad(f+".endpoint", "unknown endpoint %q", m.Endpoint)
+		}
+		if err := validMap(f+".map", m.Map); err != nil {
+			return err
 		}
 		if len(c.Endpoints) > 0 && m.Endpoint == "" {
 			return bad(f+".endpoint", "required when endpoints are listed")
@@ -569,4 +601,28 @@ func (c *LineConfig) GroupMachines(group string) []string {
 		}
 	}
 	return ids
+}
+
+// validMap checks that a node mapping names each key and target. Whether a
+// key is a known signal is checked by acquisition, which owns the keys.
+func validMap(field string, m map[string]string) error {
+	for k, v := range m {
+		if strings.TrimSpace(k) == "" {
+			return Errorf(EINVALID, "line config: %s: empty signal key", field)
+		}
+		if strings.TrimSpace(v) == "" {
+			return Errorf(EINVALID, "line config: %s.%s: empty browse path or node id", field, k)
+		}
+	}
+	return nil
+}
+
+// ModelByID returns the configured model id, nil if there is none.
+func (c *LineConfig) ModelByID(id string) *Model {
+	for i := range c.Models {
+		if c.Models[i].ID == id {
+			return &c.Models[i]
+		}
+	}
+	return nil
 }

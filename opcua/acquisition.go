@@ -136,6 +136,12 @@ func New(o Options) (*Acquisition, error) {
 		if err := add(m.ID, m.Node, m.Endpoint, m.Kind, k); err != nil {
 			return nil, err
 		}
+		o := a.byID[m.ID]
+		mp, err := machineMappings(a.line, m, o)
+		if err != nil {
+			return nil, err
+		}
+		o.mapped = mp
 	}
 	for _, r := range o.Line.Robots {
 		if err := add(r.ID, "", r.Endpoint, "robot", objRobot); err != nil {

@@ -126,7 +126,7 @@ func nsPrefix(uri string) string {
 	case "", NsUA:
 		return ""
 	}
-	return uri + ":"
+	return "{" + uri + "}"
 }
 
 func typeName(t uint32) string {
@@ -145,6 +145,11 @@ func typeName(t uint32) string {
 	return "MT type i=" + strconv.FormatUint(uint64(t), 10)
 }
 
+// mandatoryKeys are the nodes OPC 40501-1 makes mandatory that Pilotline
+// reads on every machine; a machine without them is logged once per
+// connection change, one line each. Mapped keys are mandatory too.
+var mandatoryKeys = []string{KeyOperationMode, KeyProgramName, KeyProgramState}
+
 // reportCapabilities records what each found machine provides in its
 // status and logs, once per change, what it lacks.
 func (e *endpoint) reportCapabilities(s *session) {
@@ -159,6 +164,29 @@ func (e *endpoint) reportCapabilities(s *session) {
 			}
 			i, ok := o.idx[k]
 			return ok && i < len(ids) && ids[i] != nil
+		}
+		var missing []string
+		for _, k := range mandatoryKeys {
+			if !resolved(k) {
+				missing = append(missing, k)
+			}
+		}
+		for i := range o.mapped {
+			if k := o.signals[i].Key; !resolved(k) && !slices.Contains(missing, k) {
+				missing = append(missing, k)
+			}
+		}
+		slices.Sort(missing)
+		if k := strings.Join(missing, ","); k != o.missLogged {
+			o.missLogged = k
+			for _, key := range missing {
+				where := PathString(s.paths[o][o.idx[key]])
+				if mp, ok := o.mapped[o.idx[key]]; ok {
+					where = mp.text + " (mapped)"
+				}
+				e.log.Error("mandatory node not found: map it in machines[].map or models[].map",
+					"machine", o.id, "key", key, "path", where)
+			}
 		}
 		has, lacks := MachineCapabilities(resolved, o.kind == objInspection)
 		e.a.setStatus(o.id, func(st *MachineStatus) { st.Capabilities, st.Lacks = has, lacks })

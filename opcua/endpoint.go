@@ -213,6 +213,7 @@ type session struct {
 	cycle    int                              // poll cycles since connecting
 	found    []*object
 	notFound []*object
+	paths    map[*object][][]QName  // each signal's browse path on this server (instances named, mappings applied)
 	messages map[*object]*ua.NodeID // each machine's Notification/Messages event notifier
 	evObj    map[uint32]*object     // event monitored item handle → machine
 }

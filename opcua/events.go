@@ -62,7 +62,9 @@ type object struct {
 	cycleStart  time.Time // source time the running cycle began
 	alarmEvents bool      // alarms arrive as events of Notification/Messages
 	evAlarms    map[string]eventAlarm
-	lacksLogged string // the capabilities last logged as lacking
+	lacksLogged string          // the capabilities last logged as lacking
+	missLogged  string          // the mandatory nodes last logged as unresolved
+	mapped      map[int]mapping // signal index → where the configuration puts it
 
 	dispatchMu sync.Mutex // serialises Dispatch to this machine
 }

@@ -376,7 +376,18 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 	var owners []readRef
 	var notifiers []*object
 	for _, o := range s.found {
+		for i, mp := range o.mapped {
+			if !mp.isNode() {
+				paths[o][i] = mp.path
+			}
+		}
+	}
+	s.paths = paths
+	for _, o := range s.found {
 		for i := range o.signals {
+			if mp, ok := o.mapped[i]; ok && mp.isNode() {
+				continue // a configured node id: no path to resolve
+			}
 			reqs = append(reqs, pathReq{start: roots[o], path: paths[o][i]})
 			owners = append(owners, readRef{o: o, i: i})
 		}
@@ -398,6 +409,19 @@ func (e *endpoint) resolve(ctx context.Context, s *session) error {
 		}
 	}
 	nodes = nodes[:len(owners)]
+	for _, o := range s.found {
+		for i, mp := range o.mapped {
+			if !mp.isNode() {
+				continue
+			}
+			n, err := mp.nodeID(s.c)
+			if err != nil {
+				e.log.Warn("mapped node id not usable on this server", "machine", o.id, "key", o.signals[i].Key, "node", mp.text, "err", err)
+			}
+			nodes = append(nodes, n)
+			owners = append(owners, readRef{o: o, i: i})
+		}
+	}
 	missing := 0
 	for j, n := range nodes {
 		ref := owners[j]

@@ -2,12 +2,15 @@ package opcua_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,4 +221,80 @@ func TestUmatiMachineFoundBySubtype(t *testing.T) {
 	a, s := startAcquisition(t, cfg)
 	require.Eventually(t, func() bool { return len(s.of("G01", mes.EventState)) > 0 }, 60*time.Second, 20*time.Millisecond, "%+v", a.Status())
 	assert.Contains(t, statusOf(a, "G01").Capabilities, opcua.CapCycles, "its vendor-named job was found by type")
+}
+
+// TestUmatiProbeAndMapping probes a vendor's server as an integrator would,
+// then reads a vendor counter outside umati through the configuration
+// alone: by browse path in a model shared by both machines, overridden by
+// node id for one of them; a mapped node that does not exist is logged
+// once, in one line naming machine, key and path.
+func TestUmatiProbeAndMapping(t *testing.T) {
+	u := startUmati(t, map[string]any{"securityNone": true, "machines": []map[string]any{
+		{"browseName": "GR-0815", "subtype": "AcmeBurGrinderType", "jobs": 1},
+		{"browseName": "GR-0816", "jobs": 1},
+	}})
+	ctx := context.Background()
+	ms, err := opcua.Probe(ctx, opcua.ProbeOptions{URL: u.URL, DataDir: t.TempDir(), Logger: logger()})
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	byName := map[string]opcua.ProbedMachine{}
+	for _, m := range ms {
+		byName[m.BrowseName] = m
+	}
+	m := byName["GR-0815"]
+	assert.Equal(t, "urn:acme-grinding:machines", m.Namespace)
+	assert.Contains(t, m.Capabilities, opcua.CapCycles)
+	assert.Contains(t, m.Lacks, opcua.CapDispatch)
+	assert.NotEmpty(t, m.Messages, "the alarm event notifier")
+	paths := map[string]string{}
+	for _, n := range m.Nodes {
+		paths[n.Key] = n.Path
+	}
+	assert.Equal(t, "MT:Monitoring/{urn:acme-grinding:machines}Channel1/MT:ChannelState", paths[opcua.KeyChannelState])
+	assert.Equal(t, "MT:Production/MT:ProductionPlan/{urn:acme-grinding:machines}Job1/MT:RunsCompleted", paths[opcua.KeyRunsCompleted])
+	var out bytes.Buffer
+	require.NoError(t, opcua.WriteProbe(&out, u.URL, ms))
+	assert.Contains(t, out.String(), `"node": "GR-0816"`)
+	assert.Contains(t, out.String(), "{urn:acme-grinding:machines}Tool1")
+
+	const vendor = "{urn:acme-grinding:machines}"
+	cfg := umatiLine(u.URL, mes.ModePoll)
+	cfg.Models = []mes.Model{{ID: "Acme TG-7", Map: map[string]string{
+		opcua.KeyParts: vendor + "AcmeData/" + vendor + "PartsGood",
+	}}}
+	cfg.Machines[0].Model, cfg.Machines[1].Model = "Acme TG-7", "Acme TG-7"
+	cfg.Machines[0].Map = map[string]string{opcua.KeyProgramState: "MT:Production/MT:NoSuchProgram"}
+	cfg.Machines[1].Map = map[string]string{opcua.KeyParts: "nsu=urn:acme-grinding:machines;s=GR-0816.PartsGood"}
+	var logs syncBuffer
+	s := &sink{}
+	a, err := opcua.New(opcua.Options{Line: cfg, DataDir: t.TempDir(), Sink: s, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return len(statusOf(a, "G02").Capabilities) > 0 }, 60*time.Second, 20*time.Millisecond)
+	u.do(t, map[string]any{"op": "run", "machine": "GR-0815"})
+	u.do(t, map[string]any{"op": "run", "machine": "GR-0816"})
+	for _, id := range []string{"G01", "G02"} {
+		require.Eventually(t, func() bool {
+			c := s.of(id, mes.EventCounter)
+			return len(c) > 0 && c[len(c)-1].Counter == 10
+		}, 30*time.Second, 20*time.Millisecond, "%s counts the vendor's PartsGood (10 a run)", id)
+	}
+	lines := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "mandatory node not found") {
+			lines++
+			assert.Contains(t, l, "machine=G01")
+			assert.Contains(t, l, "key=program.state")
+			assert.Contains(t, l, "MT:Production/MT:NoSuchProgram")
+		}
+	}
+	assert.Equal(t, 1, lines, "one line per unresolved mandatory node")
+
+	cfg.Machines[0].Map = map[string]string{"no.such.key": "MT:Production"}
+	_, err = opcua.New(opcua.Options{Line: cfg, Sink: &sink{}, Logger: logger()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `machine G01: map: unknown signal key "no.such.key"`)
 }

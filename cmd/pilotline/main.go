@@ -23,6 +23,7 @@ Usage:
 Commands:
   serve    run the MES: simulated line (or real machines), acquisition, store, twin web view and API
   sim      serve the simulated line over OPC UA only
+  probe    browse a machine's OPC UA server and print the node mapping acquisition would use
   plant    the plant view: every line on the plant's MQTT broker, live, from a separate process
   backup   write a consistent copy of the store to a file
   export   write a batch's trace record: CSV, JSON, PDF or a verifiable bundle
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMain(ctx, NewSimMain(stdout, stderr), rest, stderr)
 	case "plant":
 		return runMain(ctx, NewPlantMain(stdout, stderr), rest, stderr)
+	case "probe":
+		return runMain(ctx, NewProbeMain(stdout, stderr), rest, stderr)
 	case "backup":
 		return runMain(ctx, NewBackupMain(stdout, stderr), rest, stderr)
 	case "export":

@@ -83,6 +83,10 @@ func TestRun_BadConfig(t *testing.T) {
 			m["endpoints"] = []any{map[string]any{"id": "E1", "url": "opc.tcp://nohost"}}
 		}, "endpoints[0].url"},
 		{"missing route", func(m map[string]any) { delete(m["products"].([]any)[0].(map[string]any), "route") }, "route: missing"},
+		{"empty map target", func(m map[string]any) { machine(m, 0)["map"] = map[string]any{"program.state": ""} }, "machines[0].map.program.state: empty browse path or node id"},
+		{"duplicate model", func(m map[string]any) {
+			m["models"] = []any{map[string]any{"id": "TG", "map": map[string]any{}}, map[string]any{"id": "TG", "map": map[string]any{}}}
+		}, `models[1].id: duplicate model "TG"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +101,16 @@ func TestRun_BadConfig(t *testing.T) {
 			assert.Empty(t, entries, "nothing written to the data directory")
 		})
 	}
+}
+
+func TestProbe_Usage(t *testing.T) {
+	code, out, errs := runCLI("probe")
+	assert.Equal(t, 2, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errs, "--url: required")
+	code, _, errs = runCLI("probe", "--url", "http://127.0.0.1:1", "--data", t.TempDir())
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "--url")
 }
 
 // TestSim_PrintsEndpoints runs `pilotline sim` and reads the endpoint lines.

@@ -137,7 +137,13 @@ const NS = {
     obj.setEventNotifier(1);
     as.rootFolder.objects.server.addReference({ referenceType: "HasNotifier", nodeId: obj });
     obj.addReference({ referenceType: "HasEventSource", nodeId: messages });
-    machines[m.browseName] = { obj, opMode, active, progState, jobs, lifetime, messages, alarms: {}, count: 0 };
+    // a vendor's own counter, outside umati: mapped by configuration
+    const acme = vendor.addObject({ componentOf: obj, browseName: qv("AcmeData") });
+    const partsGood = vendor.addVariable({
+      componentOf: acme, browseName: qv("PartsGood"), nodeId: `s=${m.browseName}.PartsGood`, dataType: "UInt32",
+    });
+    set(partsGood, DataType.UInt32, 0);
+    machines[m.browseName] = { obj, opMode, active, progState, jobs, lifetime, partsGood, messages, alarms: {}, count: 0 };
   }
 
   const commands = {
@@ -153,6 +159,7 @@ const NS = {
       const now = new Date();
       set(j.runs, DataType.UInt32, j.n, now);
       set(m.lifetime, DataType.UInt32, m.count, now);
+      set(m.partsGood, DataType.UInt32, 10 * m.count, now);
     },
     null1970(c, m) { set(m.progState, DataType.LocalizedText, text("Ended"), new Date(0)); },
     alarm(c, m) {
