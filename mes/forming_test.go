@@ -12,7 +12,8 @@ import (
 
 func TestCharacteristicPointsFormingGrinderAndProductionOrder(t *testing.T) {
 	p := &mes.Product{Route: []mes.Operation{
-		{Number: 10, Group: "SHK"}, {Number: 20, Group: "HEAD"}, {Number: 30, Group: "FLT"}, {Number: 40, Group: "NECK"}, {Number: 50, Group: "QC"},
+		{Number: 10, Group: "SHK", Forms: []string{mes.CharShankDiameter}}, {Number: 20, Group: "HEAD"},
+		{Number: 30, Group: "FLT", Forms: []string{mes.CharWorkingLength}}, {Number: 40, Group: "NECK"}, {Number: 50, Group: "QC"},
 	}}
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	bur := func(serial string, measured time.Duration, flt string, v float64) *mes.Bur {
@@ -31,9 +32,8 @@ func TestCharacteristicPointsFormingGrinderAndProductionOrder(t *testing.T) {
 	pts = p.CharacteristicPoints(burs, mes.CharShankDiameter)
 	assert.Equal(t, "G01", pts[0].Machine)
 
-	op, ok := p.FormingOperation(mes.CharRadialRunout)
-	require.True(t, ok)
-	assert.Equal(t, 40, op.Number)
-	_, ok = (&mes.Product{Route: []mes.Operation{{Number: 10, Group: "X"}}}).FormingOperation(mes.CharHeadDiameter)
-	assert.False(t, ok)
+	// A characteristic no operation names stays with the bur's last one.
+	burs[0].Measurement.Values[mes.CharHeadDiameter] = 1.4
+	pts = p.CharacteristicPoints(burs[:1], mes.CharHeadDiameter)
+	assert.Equal(t, "QC1", pts[0].Machine)
 }

@@ -342,7 +342,7 @@ const maxSPCBaseline = 10_000
 // grinder's burs in a batch, or (?machine= without ?batch=) of one grinder
 // across the batches of the newest first, up to maxSPCPoints. A value is
 // attributed to the grinder of the operation that formed the characteristic
-// (mes.FormingGroups), and points are in production order (measurement time).
+// (mes.Product.FormedBy), and points are in production order (measurement time).
 func (s *Server) handleSPC(c echo.Context) error {
 	if err := checkQuery(c, "characteristic", "batch", "machine", "baseline"); err != nil {
 		return err
@@ -413,7 +413,7 @@ func (s *Server) handleSPC(c echo.Context) error {
 			continue
 		}
 		tol, found = t, true
-		op, _ = p.FormingOperation(ch)
+		op, _ = p.FormedBy(ch)
 		pts = append(pts, bpts...)
 		if len(pts) >= maxSPCPoints {
 			break

@@ -32,7 +32,7 @@ func TestReport_FormatsAndAccess(t *testing.T) {
 		} else {
 			require.NotNil(t, c.Study, c.Name)
 		}
-		assert.Equal(t, f.machine(report.FormedBy[c.Name]), c.Points[0].Machine, "%s is charted against its forming grinder", c.Name)
+		assert.Equal(t, f.machine(c.FormedBy), c.Points[0].Machine, "%s is charted against its forming grinder", c.Name)
 	}
 	assert.Equal(t, 3, r.Takt.Good, "bur 2 failed inspection")
 	assert.NotEmpty(t, r.Verdict.Checks)

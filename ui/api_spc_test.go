@@ -44,7 +44,7 @@ func TestSPC_PerGrinderByFormingOperation(t *testing.T) {
 	require.NotNil(t, r.Study)
 	assert.True(t, r.Study.OneSided)
 	assert.Nil(t, r.Study.Cp)
-	assert.Equal(t, f.machine("NECK"), r.Chart.Points[0].Machine)
+	assert.Equal(t, f.machine("HEAD"), r.Chart.Points[0].Machine, "the product says head profiling forms runout")
 
 	assertJSONError(t, do(t, s, http.MethodGet, "/api/v1/spc?characteristic=working_length", "", bearer(f.qa)...), http.StatusBadRequest, mes.EINVALID, "batch")
 }

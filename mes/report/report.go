@@ -15,10 +15,6 @@ import (
 	"github.com/pilotline/pilotline/mes/linesim"
 )
 
-// FormedBy names the machine group whose operation forms each
-// characteristic (mes.FormingGroups).
-var FormedBy = mes.FormingGroups
-
 // UpperOnly lists the characteristics bounded below by nature (a runout
 // cannot be negative): their capability is one-sided, against the upper
 // limit only.
@@ -306,23 +302,13 @@ func spec(ch string, t mes.Tolerance) capability.Spec {
 	return capability.TwoSided(t.Lower, t.Upper)
 }
 
-// formingOp returns the route index of the operation of group.
-func formingOp(p *mes.Product, group string) int {
-	for i, op := range p.Route {
-		if op.Group == group {
-			return i
-		}
-	}
-	return -1
-}
-
 // formingRecord is the bur's record of the operation that formed ch.
 func formingRecord(p *mes.Product, b *mes.Bur, ch string) *mes.OperationRecord {
-	i := formingOp(p, FormedBy[ch])
-	if i < 0 {
+	op, ok := p.FormedBy(ch)
+	if !ok {
 		return nil
 	}
-	num := p.Route[i].Number
+	num := op.Number
 	for j := range b.Operations {
 		if b.Operations[j].Number == num && !b.Operations[j].Aborted {
 			return &b.Operations[j]
@@ -360,7 +346,10 @@ func buildCapability(in Input, r *Report) []Characteristic {
 		if !ok {
 			continue
 		}
-		c := Characteristic{Name: ch, FormedBy: FormedBy[ch], Tolerance: tol, OneSided: UpperOnly[ch], Points: points(in, ch)}
+		c := Characteristic{Name: ch, Tolerance: tol, OneSided: UpperOnly[ch], Points: points(in, ch)}
+		if op, ok := in.Product.FormedBy(ch); ok {
+			c.FormedBy = op.Group
+		}
 		xs := make([]float64, len(c.Points))
 		for i, p := range c.Points {
 			xs[i] = p.Value

@@ -130,7 +130,7 @@ func TestReportOfTheSimulatedRun(t *testing.T) {
 		for _, pt := range c.Points[:10] {
 			m, ok := l.byID[pt.Machine]
 			require.True(t, ok, "%s point of %s has a grinder", c.Name, pt.Serial)
-			assert.Equal(t, report.FormedBy[c.Name], m.cfg.Group, "%s is charted against its forming group", c.Name)
+			assert.Equal(t, c.FormedBy, m.cfg.Group, "%s is charted against its forming group", c.Name)
 		}
 		assert.True(t, slices.IsSortedFunc(c.Points, func(a, b report.Point) int { return a.Time.Compare(b.Time) }), "production order")
 	}
