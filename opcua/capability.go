@@ -85,7 +85,9 @@ func CapabilityTable() [][2]string {
 			for _, k := range alt {
 				ps = append(ps, "`"+paths[k]+"`")
 			}
-			alts = append(alts, strings.Join(ps, " + "))
+			if a := strings.Join(ps, " + "); !slices.Contains(alts, a) {
+				alts = append(alts, a) // the job slots render alike
+			}
 		}
 		rows = append(rows, [2]string{c.cap, strings.Join(alts, " **or** ")})
 	}
@@ -93,21 +95,19 @@ func CapabilityTable() [][2]string {
 }
 
 // PathString renders a browse path with namespace prefixes (DI, MA, MT, PL,
-// none for namespace 0); an instance step shows its type: MT:<ChannelMonitoringType>.
+// {uri} for others, none for namespace 0), the syntax ParseBrowsePath
+// reads; an instance step shows its type: <ChannelMonitoringType>.
 func PathString(p []QName) string {
 	var b strings.Builder
 	for i, q := range p {
 		if i > 0 {
 			b.WriteByte('/')
 		}
-		b.WriteString(nsPrefix(q.NS))
 		if q.Type != 0 {
-			b.WriteString("<" + typeName(q.Type) + ">")
-			if q.Index > 0 {
-				b.WriteString("[" + string(rune('0'+q.Index)) + "]")
-			}
+			b.WriteString("<" + typeName(q.Type) + ">") // any browse name, any namespace
 			continue
 		}
+		b.WriteString(nsPrefix(q.NS))
 		b.WriteString(q.Name)
 	}
 	return b.String()
