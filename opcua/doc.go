@@ -62,6 +62,19 @@
 // kept across reconnects, so nothing is reported twice by one process; the
 // store is idempotent by MachineEvent.Key for the rest.
 //
+// # Standard umati machines and vendor names
+//
+// A path step with QName.Type set is an instance a vendor names as it
+// likes (Channel1, Job1, Tool1): it resolves to the child of that MT type
+// or a subtype (instances.go), as a lone machine resolves by
+// MachineToolType or a subtype. The configuration may put any signal on a
+// vendor's node by browse path or node id (mapping.go). A machine without
+// Pilotline's namespace yields its counter from PartsProducedInLifetime,
+// its cycles from the production plan's RunsCompleted, and its alarms from
+// the events of Notification/Messages (alarmevents.go); what it cannot
+// give is reported per machine (capability.go). Probe (probe.go) runs the
+// same resolution for `pilotline probe`.
+//
 // # Security
 //
 // Security policy None or Basic256Sha256 with mode Sign or SignAndEncrypt,
