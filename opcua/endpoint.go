@@ -42,6 +42,12 @@ type endpoint struct {
 	// repro: TranslateBrowsePaths against server.New, which answers
 	// BadServiceUnsupported, then a subscription publishes nothing more).
 	noTranslate bool
+
+	// failures counts the failed connections of the current outage, so
+	// that an outage is logged once when it starts and once when it ends,
+	// not at every attempt. Only run's goroutine touches them.
+	failures    int
+	outageSince time.Time
 }
 
 func newEndpoint(a *Acquisition, acq mes.Acquisition, e mes.Endpoint) *endpoint {
@@ -91,6 +97,10 @@ func (e *endpoint) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		s, err := e.connect(ctx)
 		if err == nil {
+			if e.failures > 0 {
+				e.log.Info("endpoint reconnected", "attempts", e.failures, "down_for", time.Since(e.outageSince).Round(time.Millisecond))
+				e.failures = 0
+			}
 			e.setLive(s)
 			e.markMissing(ctx, s)
 			if e.mode == mes.ModeSubscribe {
@@ -121,7 +131,13 @@ func (e *endpoint) run(ctx context.Context) {
 func (e *endpoint) down(ctx context.Context, err error) {
 	now := time.Now()
 	reason := errText(err)
-	e.log.Warn("endpoint down", "err", reason)
+	e.failures++
+	if e.failures == 1 {
+		e.outageSince = now
+		e.log.Warn("endpoint down; reconnecting (attempts logged at debug level)", "err", reason)
+	} else {
+		e.log.Debug("reconnect failed", "attempt", e.failures-1, "err", reason)
+	}
 	lost := false
 	for _, o := range e.objects {
 		lost = lost || !o.commLostSet
