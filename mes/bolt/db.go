@@ -71,24 +71,8 @@ type DB struct {
 	closeErr  error
 }
 
-// migrations[v] moves a file from schema version v to v+1.
-var migrations = []func(tx *bbolt.Tx) error{
-	0: func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
-		}
-		return nil
-	},
-	1: migrateEventsToBinary,
-	2: dropEventsByMachine,
-	3: rekeyEventKeys,
-	4: startBurMigration,
-}
-
 // Open opens (creating it and its directory if needed) the store at path,
-// runs the forward migrations and starts the event writer and the sample
+// creates it at the newest schema or runs the forward migrations, and starts the event writer and the sample
 // pruner. Errors: EINVALID (bad options, a file from a newer schema).
 func Open(path string, o Options) (*DB, error) {
 	if o.Logger == nil {
@@ -144,32 +128,14 @@ func Open(path string, o Options) (*DB, error) {
 	if !o.ReadOnly {
 		// In transactions of its own, after the schema step that began it,
 		// so a store of any size migrates in bounded memory and resumes
-		// after a crash (see encoding_bur.go).
+		// after a crash (see migrate.go).
 		if _, err := db.migrateBurs(); err != nil {
 			bdb.Close()
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
 	if !o.ReadOnly {
-		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, accessBuckets) }); err != nil {
-			bdb.Close()
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-	}
-	if !o.ReadOnly {
-		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, bookingBuckets) }); err != nil {
-			bdb.Close()
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-	}
-	if !o.ReadOnly {
-		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, qaBuckets) }); err != nil {
-			bdb.Close()
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-	}
-	if !o.ReadOnly {
-		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, plantBusBuckets) }); err != nil {
+		if err := bdb.Update(func(tx *bbolt.Tx) error { return ensureBuckets(tx, openBuckets) }); err != nil {
 			bdb.Close()
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -181,38 +147,6 @@ func Open(path string, o Options) (*DB, error) {
 		go func() { defer db.wg.Done(); db.pruneLoop() }()
 	}
 	return db, nil
-}
-
-func (db *DB) migrate() error {
-	var version uint64
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		if b := tx.Bucket(bucketMeta); b != nil {
-			if v := b.Get(keySchema); len(v) == 8 {
-				version = getU64(v)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	switch {
-	case version > SchemaVersion:
-		return mes.Errorf(mes.EINVALID, "store: schema version %d is newer than this Pilotline (%d)", version, SchemaVersion)
-	case version == SchemaVersion:
-		return nil
-	case db.opts.ReadOnly:
-		return mes.Errorf(mes.EINVALID, "store: schema version %d needs migrating to %d; open it read-write once", version, SchemaVersion)
-	}
-	return db.bolt.Update(func(tx *bbolt.Tx) error {
-		for v := version; v < SchemaVersion; v++ {
-			if err := migrations[v](tx); err != nil {
-				return fmt.Errorf("migrate schema %d → %d: %w", v, v+1, err)
-			}
-			db.log.Info("store schema migrated", "from", v, "to", v+1)
-		}
-		return tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion))
-	})
 }
 
 // Close stops the event writer (after committing what it holds) and the

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
-	bbolt "go.etcd.io/bbolt"
-	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Stored machine events (buckets events and samples) use a compact binary
@@ -495,100 +492,6 @@ func (d *eventDecoder) zone(t time.Time, off int) *time.Location {
 		d.local[off] = loc
 	}
 	return loc
-}
-
-// migrateEventsToBinary (schema 1 → 2) rewrites the JSON events and samples
-// of schema 1 in the binary encoding. Indexes hold keys only and stay.
-func migrateEventsToBinary(tx *bbolt.Tx) error {
-	type kv struct{ k, v []byte }
-	for _, name := range [][]byte{bucketEvents, bucketSamples} {
-		b := tx.Bucket(name)
-		if b == nil {
-			continue
-		}
-		var next []byte
-		for {
-			// Collect a chunk, then write it: a bucket must not change
-			// under the cursor that walks it.
-			var chunk []kv
-			c := b.Cursor()
-			k, v := c.First()
-			if next != nil {
-				k, v = c.Seek(next)
-			}
-			for ; k != nil && len(chunk) < 4096; k, v = c.Next() {
-				if len(v) == 0 || v[0] != '{' {
-					continue
-				}
-				var e mes.MachineEvent
-				if err := json.Unmarshal(v, &e); err != nil {
-					return fmt.Errorf("%s %x: %w", name, k, err)
-				}
-				enc, err := appendEvent(nil, &e)
-				if err != nil {
-					return fmt.Errorf("%s %x: %w", name, k, err)
-				}
-				chunk = append(chunk, kv{bytes.Clone(k), enc})
-			}
-			if k != nil {
-				next = bytes.Clone(k)
-			}
-			for _, p := range chunk {
-				if err := b.Put(p.k, p.v); err != nil {
-					return err
-				}
-			}
-			if k == nil {
-				break
-			}
-		}
-	}
-	return nil
-}
-
-// dropEventsByMachine (schema 2 → 3) deletes the per-machine event index:
-// one machine's events are now read by scanning the period, and the index
-// had cost every commit a dirty page per machine.
-func dropEventsByMachine(tx *bbolt.Tx) error {
-	if err := tx.DeleteBucket(bucketEventsByMachine); err != nil && !errors.Is(err, bbolterrors.ErrBucketNotFound) {
-		return err
-	}
-	return nil
-}
-
-// rekeyEventKeys (schema 3 → 4) rebuilds event_keys in the binary,
-// time-ordered form of appendDedupKey from the stored events, which hold
-// every fact the old keys stood for.
-func rekeyEventKeys(tx *bbolt.Tx) error {
-	if err := tx.DeleteBucket(bucketEventKeys); err != nil && !errors.Is(err, bbolterrors.ErrBucketNotFound) {
-		return err
-	}
-	keys, err := tx.CreateBucket(bucketEventKeys)
-	if err != nil {
-		return err
-	}
-	dec := newEventDecoder()
-	var all [][]byte
-	var e mes.MachineEvent
-	err = tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
-		if err := dec.decode(v, &e); err != nil {
-			return fmt.Errorf("event %x: %w", k, err)
-		}
-		all = append(all, appendDedupKey(nil, &e))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// In key order, so the new pages fill up one after another.
-	slices.SortFunc(all, bytes.Compare)
-	keys.FillPercent = 1
-	for _, k := range all {
-		if err := keys.Put(k, nil); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // measurement encodes an inspection result, the same way inside an event

@@ -1,14 +1,12 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
 
 	"github.com/pilotline/pilotline/mes"
-	bbolt "go.etcd.io/bbolt"
 )
 
 // Stored burs (bucket burs) use a compact binary encoding like the events
@@ -239,93 +237,6 @@ func (r *eventReader) count(minSize int) (int, bool) {
 		return 0, false
 	}
 	return int(n), true
-}
-
-// Bur migration (schema 4 → 5). The schema step itself only records that
-// the burs must be rewritten (metaBurMigration, the serial to resume at);
-// migrateBurs then rewrites the JSON burs in transactions of at most
-// burMigrateChunk burs or burMigrateBytes bytes, each advancing the resume
-// key in the same transaction, and deletes the key with the last one.
-//
-// IMPORTANT: a crash between chunks leaves a schema 5 file (which older
-// Pilotlines refuse) whose burs are part binary, part JSON: every reader
-// decodes both, and the next read-write open resumes at the stored key.
-// Rewriting skips binary values, so a chunk that runs twice changes nothing.
-const (
-	burMigrateChunk = 2048
-	burMigrateBytes = 8 << 20
-)
-
-// startBurMigration (schema 4 → 5) marks the burs for rewriting from the first.
-func startBurMigration(tx *bbolt.Tx) error {
-	return tx.Bucket(bucketMeta).Put(keyBurMigration, []byte{})
-}
-
-// migrateBurs finishes a bur migration that startBurMigration began, if
-// any, and returns how many burs it rewrote.
-func (db *DB) migrateBurs() (int, error) {
-	total := 0
-	for {
-		n, done, err := db.migrateBurChunk()
-		if err != nil {
-			return total, fmt.Errorf("migrate burs to binary: %w", err)
-		}
-		total += n
-		if done {
-			if total > 0 {
-				db.log.Info("burs migrated to binary", "count", total)
-			}
-			return total, nil
-		}
-	}
-}
-
-// migrateBurChunk rewrites one chunk of JSON burs from the resume key on;
-// done is true once no migration is pending.
-func (db *DB) migrateBurChunk() (n int, done bool, err error) {
-	err = db.bolt.Update(func(tx *bbolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		from := meta.Get(keyBurMigration)
-		if from == nil {
-			done = true
-			return nil
-		}
-		burs := tx.Bucket(bucketBurs)
-		type kv struct{ k, v []byte }
-		var chunk []kv
-		size := 0
-		// Collect, then write: a bucket must not change under its cursor.
-		c := burs.Cursor()
-		k, v := c.Seek(from)
-		for ; k != nil && len(chunk) < burMigrateChunk && size < burMigrateBytes; k, v = c.Next() {
-			if len(v) == 0 || v[0] != '{' {
-				continue
-			}
-			var b mes.Bur
-			if err := json.Unmarshal(v, &b); err != nil {
-				return fmt.Errorf("bur %q: %w", k, err)
-			}
-			enc, err := appendBur(nil, &b)
-			if err != nil {
-				return err
-			}
-			chunk = append(chunk, kv{bytes.Clone(k), enc})
-			size += len(v)
-		}
-		next := bytes.Clone(k) // nil at the end of the bucket
-		for _, p := range chunk {
-			if err := burs.Put(p.k, p.v); err != nil {
-				return err
-			}
-		}
-		n = len(chunk)
-		if next == nil {
-			done = true
-			return meta.Delete(keyBurMigration)
-		}
-		return meta.Put(keyBurMigration, next)
-	})
-	return n, done, err
 }
 
 // EncodeBur returns b in the stored encoding of the burs bucket. It is

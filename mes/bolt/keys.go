@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -138,6 +139,10 @@ var bookingBuckets = [][]byte{
 // plantBusBuckets hold the store-and-forward queue of the plant bus; like
 // accessBuckets they are created at open when missing.
 var plantBusBuckets = [][]byte{bucketOutbox}
+
+// openBuckets are created at every read-write open when missing: the
+// groups above that files gained without a schema step.
+var openBuckets = slices.Concat(accessBuckets, bookingBuckets, qaBuckets, plantBusBuckets)
 
 // ensureBuckets creates any bucket of buckets that a file lacks.
 func ensureBuckets(tx *bbolt.Tx, buckets [][]byte) error {
