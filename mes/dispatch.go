@@ -48,6 +48,7 @@ type Dispatcher struct {
 	wake     chan struct{}
 	lineNow  time.Time // latest source time seen: the line's clock
 	machines map[string]*machineSlot
+	restored bool // assignments read back from the store
 }
 
 // machineSlot is what the dispatcher knows of one machine.
@@ -95,14 +96,12 @@ func (d *Dispatcher) Publish(_ context.Context, events ...MachineEvent) error {
 	return nil
 }
 
-// Run processes events and dispatches until ctx is done. It first restores
-// the assignments recorded in the store, so a restarted MES continues where
-// it stopped.
+// Run processes events and dispatches until ctx is done: a Tick on every
+// Publish and every DispatchInterval. Its first Tick restores the
+// assignments recorded in the store, so a restarted MES continues where it
+// stopped. Errors: the store's, from restoring.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.mu.Lock()
-	d.init()
-	d.mu.Unlock()
-	if err := d.restore(ctx); err != nil {
+	if err := d.Tick(ctx); err != nil {
 		return err
 	}
 	t := time.NewTicker(DispatchInterval)
@@ -114,15 +113,38 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-d.wake:
 		case <-t.C:
 		}
-		d.mu.Lock()
-		events := d.queue
-		d.queue = nil
-		d.mu.Unlock()
-		for _, e := range events {
-			d.apply(ctx, e)
+		if err := d.Tick(ctx); err != nil {
+			return err
 		}
-		d.dispatch(ctx)
 	}
+}
+
+// Tick applies the events published since the last one and gives every
+// free machine a job, synchronously; the first Tick restores the
+// assignments from the store. Run calls it; tests call it directly. Do not
+// call it while Run runs. Errors: the store's, from restoring.
+func (d *Dispatcher) Tick(ctx context.Context) error {
+	d.mu.Lock()
+	d.init()
+	restored := d.restored
+	d.mu.Unlock()
+	if !restored {
+		if err := d.restore(ctx); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.restored = true
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	events := d.queue
+	d.queue = nil
+	d.mu.Unlock()
+	for _, e := range events {
+		d.apply(ctx, e)
+	}
+	d.dispatch(ctx)
+	return nil
 }
 
 // restore rebuilds pending jobs from burs assigned to machines.

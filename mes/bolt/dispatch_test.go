@@ -1,4 +1,4 @@
-package mes_test
+package bolt_test
 
 import (
 	"bytes"
@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/pilotline/pilotline/fixtures"
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // recordingWriter is a MachineWriter that remembers the jobs it was given
@@ -49,8 +50,8 @@ type lineFixture struct {
 	t0      time.Time
 }
 
-// mustLine opens a store with the fixture line's products and runs a
-// dispatcher over it until the test ends.
+// mustLine opens a store with the fixture line's products and a dispatcher
+// over it; the test drives the dispatcher with tick.
 func mustLine(t *testing.T, path string, writer *recordingWriter) *lineFixture {
 	t.Helper()
 	line, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
@@ -66,10 +67,7 @@ func mustLine(t *testing.T, path string, writer *recordingWriter) *lineFixture {
 		}
 	}
 	f.d = &mes.Dispatcher{Line: line, Burs: f.burs, Batches: f.batches, Writer: writer}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); assert.NoError(t, f.d.Run(ctx)) }()
-	t.Cleanup(func() { cancel(); <-done; db.Close() })
+	t.Cleanup(func() { db.Close() })
 	return f
 }
 
@@ -88,9 +86,10 @@ func (f *lineFixture) idle(machines ...string) {
 	}
 }
 
-func (f *lineFixture) waitJobs(t *testing.T, n int) []mes.Job {
+// tick runs one dispatcher pass and returns every job written so far.
+func (f *lineFixture) tick(t *testing.T) []mes.Job {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(f.writer.Jobs()) >= n }, 5*time.Second, 10*time.Millisecond, "want %d jobs", n)
+	require.NoError(t, f.d.Tick(context.Background()))
 	return f.writer.Jobs()
 }
 
@@ -98,9 +97,8 @@ func TestDispatcher_StartsBursAndFollowsTheRoute(t *testing.T) {
 	f := mustLine(t, filepath.Join(t.TempDir(), "db"), &recordingWriter{})
 	b := f.releasedBatch(t, 2)
 	f.idle("G01", "G02", "G03")
-	f.waitJobs(t, 2)
-	time.Sleep(3 * mes.DispatchInterval)
-	jobs := f.writer.Jobs()
+	require.Len(t, f.tick(t), 2)
+	jobs := f.tick(t)
 	require.Len(t, jobs, 2, "a batch of 2 starts exactly 2 blanks, though 3 machines are free")
 	assert.Equal(t, "O1010_SHANK", jobs[0].Program)
 	assert.Equal(t, 10, jobs[0].Operation)
@@ -111,7 +109,8 @@ func TestDispatcher_StartsBursAndFollowsTheRoute(t *testing.T) {
 		Start: f.t0, End: f.t0.Add(780 * time.Second)}
 	f.d.Publish(context.Background(), mes.MachineEvent{Machine: jobs[0].Machine, Kind: mes.EventCycle, Cycle: &c, SourceTime: c.End})
 	f.idle("G06")
-	jobs = f.waitJobs(t, 3)
+	jobs = f.tick(t)
+	require.Len(t, jobs, 3)
 	assert.Equal(t, "G06", jobs[2].Machine)
 	assert.Equal(t, jobs[0].Serial, jobs[2].Serial)
 	assert.Equal(t, 20, jobs[2].Operation)
@@ -130,12 +129,12 @@ func TestDispatcher_HeldBatchIsNotDispatched(t *testing.T) {
 	_, err := f.batches.TransitionBatch(context.Background(), b.ID, mes.BatchHeld, "qa", "suspect wheel", f.t0)
 	require.NoError(t, err)
 	f.idle("G01", "G02")
-	time.Sleep(4 * mes.DispatchInterval)
-	assert.Empty(t, f.writer.Jobs(), "nothing dispatched from a held batch")
+	assert.Empty(t, f.tick(t), "nothing dispatched from a held batch")
+	assert.Empty(t, f.tick(t), "nor on the next pass")
 
 	_, err = f.batches.TransitionBatch(context.Background(), b.ID, mes.BatchReleased, "qa", "wheel checked", f.t0)
 	require.NoError(t, err)
-	assert.Len(t, f.waitJobs(t, 2), 2, "released again: dispatch resumes")
+	assert.Len(t, f.tick(t), 2, "released again: dispatch resumes")
 }
 
 func TestDispatcher_RefusedJobIsTakenBack(t *testing.T) {
@@ -143,12 +142,13 @@ func TestDispatcher_RefusedJobIsTakenBack(t *testing.T) {
 	f := mustLine(t, filepath.Join(t.TempDir(), "db"), w)
 	f.releasedBatch(t, 1)
 	f.idle("G01")
-	time.Sleep(4 * mes.DispatchInterval)
-	assert.Empty(t, w.Jobs())
+	assert.Empty(t, f.tick(t))
+	assert.Empty(t, f.tick(t), "refused again")
 	w.mu.Lock()
 	w.refuse = nil
 	w.mu.Unlock()
-	jobs := f.waitJobs(t, 1)
+	jobs := f.tick(t)
+	require.Len(t, jobs, 1)
 	assert.Equal(t, "G01", jobs[0].Machine)
 	assert.Equal(t, 1, func() int {
 		bs, err := f.batches.ListBatches(context.Background(), mes.BatchFilter{})
@@ -164,15 +164,15 @@ func TestDispatcher_RestartKeepsAssignments(t *testing.T) {
 			f := mustLine(t, path, &recordingWriter{})
 			f.releasedBatch(t, 1)
 			f.idle("G01")
-			f.waitJobs(t, 1)
+			require.Len(t, f.tick(t), 1)
 		})
 	}()
 	// The MES restarts while G01 runs the job: the new dispatcher must not
 	// hand G01 another bur, and the batch needs no more blanks.
 	f := mustLine(t, path, &recordingWriter{})
 	f.idle("G01", "G02")
-	time.Sleep(4 * mes.DispatchInterval)
-	assert.Empty(t, f.writer.Jobs())
+	assert.Empty(t, f.tick(t))
+	assert.Empty(t, f.tick(t))
 }
 
 func TestDispatcher_TwoBatchesOnDisjointGroups(t *testing.T) {
@@ -191,7 +191,8 @@ func TestDispatcher_TwoBatchesOnDisjointGroups(t *testing.T) {
 	require.NoError(t, err)
 
 	f.idle("G01", "G21")
-	jobs := f.waitJobs(t, 2)
+	jobs := f.tick(t)
+	require.Len(t, jobs, 2)
 	byMachine := map[string]mes.Job{}
 	for _, j := range jobs {
 		byMachine[j.Machine] = j
