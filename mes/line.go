@@ -64,6 +64,9 @@ type Acquisition struct {
 	SecurityMode      string `json:"security_mode"`       // "None", "Sign" or "SignAndEncrypt"
 	Username          string `json:"username,omitempty"`
 	PasswordEnv       string `json:"password_env,omitempty"` // name of the environment variable holding the password
+	// TrustOnFirstUse adds a server certificate not yet in the trust list
+	// (DATA/pki/trusted) to it; off, such a server is refused.
+	TrustOnFirstUse bool `json:"trust_on_first_use,omitempty"`
 }
 
 // Endpoint is one OPC UA server of the line. Empty fields inherit from Acquisition.

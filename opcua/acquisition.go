@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -159,6 +160,10 @@ func New(o Options) (*Acquisition, error) {
 			return nil, mes.Errorf(mes.EINVALID, "acquisition: %v", err)
 		}
 		a.ident = id
+		if needCert {
+			a.log.Info("OPC UA client certificate: servers must trust it", "file", id.certPath,
+				"server_trust_list", filepath.Join(filepath.Dir(id.certPath), trustedDir))
+		}
 	} else if needCert {
 		return nil, mes.Errorf(mes.EINVALID, "acquisition: a secure endpoint needs a data directory for the client certificate")
 	}

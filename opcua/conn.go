@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -32,10 +33,11 @@ type security struct {
 	username string
 	password string
 	pwEnv    string // the environment variable password came from
+	tofu     bool   // trust a server certificate on first use
 }
 
 func endpointSecurity(a mes.Acquisition, e mes.Endpoint) security {
-	s := security{policy: a.SecurityPolicy, mode: a.SecurityMode, username: a.Username}
+	s := security{policy: a.SecurityPolicy, mode: a.SecurityMode, username: a.Username, tofu: a.TrustOnFirstUse}
 	pwEnv := a.PasswordEnv
 	if e.SecurityPolicy != "" {
 		s.policy = e.SecurityPolicy
@@ -96,7 +98,7 @@ func clampLimit(advertised uint32) (n int, tiny bool) {
 // dial opens a session to url with the given security, the gopcua client's
 // own reconnect switched off: the endpoint loop reconnects itself, so that
 // node ids are resolved again and subscriptions re-created every time.
-func dial(ctx context.Context, url string, sec security, ident *clientIdentity, timeout time.Duration) (*gopcua.Client, error) {
+func dial(ctx context.Context, url string, sec security, ident *clientIdentity, timeout time.Duration, log *slog.Logger) (*gopcua.Client, error) {
 	opts := []gopcua.Option{
 		gopcua.AutoReconnect(false),
 		gopcua.DialTimeout(timeout),
@@ -133,6 +135,13 @@ func dial(ctx context.Context, url string, sec security, ident *clientIdentity, 
 	if sec.policy != "None" {
 		if ident == nil {
 			return nil, errors.New("security policy needs a client certificate")
+		}
+		newly, err := ident.trustServer(ep.ServerCertificate, sec.tofu)
+		if err != nil {
+			return nil, err
+		}
+		if newly != "" {
+			log.Warn("server certificate trusted on first use", "url", url, "file", newly)
 		}
 		opts = append(opts, gopcua.Certificate(ident.certDER), gopcua.PrivateKey(ident.key))
 	}

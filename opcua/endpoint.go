@@ -279,7 +279,7 @@ func (e *endpoint) connect(ctx context.Context) (*session, error) {
 	budget := e.connectTimeout() + time.Duration(signals)*time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, e.connectTimeout())
-		c, err := dial(cctx, e.cfg.URL, e.sec, e.a.ident, e.connectTimeout())
+		c, err := dial(cctx, e.cfg.URL, e.sec, e.a.ident, e.connectTimeout(), e.log)
 		cancel()
 		if err != nil {
 			return nil, err

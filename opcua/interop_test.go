@@ -210,7 +210,7 @@ func TestInteropReadsNodeOPCUAServer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &mes.LineConfig{Name: "interop", Acquisition: mes.Acquisition{Mode: mes.ModePoll, PollIntervalMS: 200, PublishIntervalMS: 200,
-				SecurityPolicy: tt.policy, SecurityMode: tt.mode, Username: tt.user, PasswordEnv: "PILOTLINE_INTEROP_PASSWORD"},
+				SecurityPolicy: tt.policy, SecurityMode: tt.mode, Username: tt.user, PasswordEnv: "PILOTLINE_INTEROP_PASSWORD", TrustOnFirstUse: true},
 				Endpoints: []mes.Endpoint{{ID: "N1", URL: url}},
 				Machines:  []mes.Machine{{ID: "G01", Kind: mes.KindGrinder, Endpoint: "N1"}}}
 			s := &sink{}
@@ -242,7 +242,7 @@ func TestInteropReadsNodeOPCUAServer(t *testing.T) {
 	t.Run("wrong password is refused", func(t *testing.T) {
 		t.Setenv("PILOTLINE_INTEROP_PASSWORD", "wrong")
 		cfg := &mes.LineConfig{Name: "interop", Acquisition: mes.Acquisition{Mode: mes.ModePoll, PollIntervalMS: 200, PublishIntervalMS: 200,
-			SecurityPolicy: "Basic256Sha256", SecurityMode: "SignAndEncrypt", Username: "mes", PasswordEnv: "PILOTLINE_INTEROP_PASSWORD"},
+			SecurityPolicy: "Basic256Sha256", SecurityMode: "SignAndEncrypt", Username: "mes", PasswordEnv: "PILOTLINE_INTEROP_PASSWORD", TrustOnFirstUse: true},
 			Endpoints: []mes.Endpoint{{ID: "N1", URL: url}},
 			Machines:  []mes.Machine{{ID: "G01", Kind: mes.KindGrinder, Endpoint: "N1"}}}
 		s := &sink{}

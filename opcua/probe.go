@@ -17,13 +17,14 @@ import (
 
 // ProbeOptions say how to reach the server a probe browses.
 type ProbeOptions struct {
-	URL            string
-	SecurityPolicy string // None (default) or Basic256Sha256
-	SecurityMode   string // None, Sign, SignAndEncrypt
-	Username       string
-	PasswordEnv    string // the environment variable holding the password
-	DataDir        string // the client certificate lives in DataDir/pki
-	Logger         *slog.Logger
+	URL             string
+	SecurityPolicy  string // None (default) or Basic256Sha256
+	SecurityMode    string // None, Sign, SignAndEncrypt
+	Username        string
+	PasswordEnv     string // the environment variable holding the password
+	DataDir         string // the client certificate lives in DataDir/pki, the trusted servers in DataDir/pki/trusted
+	TrustOnFirstUse bool   // add an unknown server certificate to the trust list
+	Logger          *slog.Logger
 }
 
 // ProbedMachine is one machine tool a probe found.
@@ -55,7 +56,7 @@ func Probe(ctx context.Context, o ProbeOptions) ([]ProbedMachine, error) {
 	}
 	line := func(machines []mes.Machine) *mes.LineConfig {
 		return &mes.LineConfig{Name: "probe", Acquisition: mes.Acquisition{Mode: mes.ModePoll, PollIntervalMS: 500,
-			SecurityPolicy: o.SecurityPolicy, SecurityMode: o.SecurityMode, Username: o.Username, PasswordEnv: o.PasswordEnv},
+			SecurityPolicy: o.SecurityPolicy, SecurityMode: o.SecurityMode, Username: o.Username, PasswordEnv: o.PasswordEnv, TrustOnFirstUse: o.TrustOnFirstUse},
 			Endpoints: []mes.Endpoint{{ID: "probe", URL: o.URL}}, Machines: machines}
 	}
 	log := o.Logger
@@ -68,7 +69,7 @@ func Probe(ctx context.Context, o ProbeOptions) ([]ProbedMachine, error) {
 	}
 	ep := a.eps[0]
 	cctx, cancel := context.WithTimeout(ctx, ep.connectTimeout())
-	c, err := dial(cctx, o.URL, ep.sec, a.ident, ep.connectTimeout())
+	c, err := dial(cctx, o.URL, ep.sec, a.ident, ep.connectTimeout(), log)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", o.URL, err)

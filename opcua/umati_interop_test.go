@@ -298,3 +298,57 @@ func TestUmatiProbeAndMapping(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `machine G01: map: unknown signal key "no.such.key"`)
 }
+
+// TestUmatiTrustList connects over Basic256Sha256 SignAndEncrypt with a
+// user name: an unknown server certificate is refused and put in
+// pki/rejected, with an error naming it and where to move it; moved to
+// pki/trusted it is accepted; trust_on_first_use adds it by itself.
+func TestUmatiTrustList(t *testing.T) {
+	u := startUmati(t, map[string]any{"user": "mes", "password": "s3cret", "machines": []map[string]any{
+		{"browseName": "GR-0815", "jobs": 1},
+	}})
+	t.Setenv("PILOTLINE_UMATI_PASSWORD", "s3cret")
+	secure := func(tofu bool) *mes.LineConfig {
+		cfg := umatiLine(u.URL, mes.ModePoll)
+		cfg.Machines = cfg.Machines[:1]
+		cfg.Acquisition.SecurityPolicy, cfg.Acquisition.SecurityMode = "Basic256Sha256", "SignAndEncrypt"
+		cfg.Acquisition.Username, cfg.Acquisition.PasswordEnv = "mes", "PILOTLINE_UMATI_PASSWORD"
+		cfg.Acquisition.TrustOnFirstUse = tofu
+		return cfg
+	}
+	run := func(cfg *mes.LineConfig, data string) (*opcua.Acquisition, *sink, func()) {
+		s := &sink{}
+		a, err := opcua.New(opcua.Options{Line: cfg, DataDir: data, Sink: s, Logger: logger()})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.Run(ctx) }()
+		return a, s, func() { cancel(); <-done }
+	}
+
+	data := t.TempDir()
+	a, s, stop := run(secure(false), data)
+	require.Eventually(t, func() bool { return len(s.of("G01", mes.EventCommLost)) == 1 }, 60*time.Second, 20*time.Millisecond)
+	stop()
+	assert.Empty(t, s.of("G01", mes.EventState), "nothing read from an untrusted server")
+	rejected, err := filepath.Glob(filepath.Join(data, "pki", "rejected", "*.der"))
+	require.NoError(t, err)
+	require.Len(t, rejected, 1)
+	lastErr := statusOf(a, "G01").LastError
+	assert.Contains(t, lastErr, "is not trusted: move "+rejected[0])
+	assert.Contains(t, lastErr, filepath.Join(data, "pki", "trusted"))
+
+	require.NoError(t, os.MkdirAll(filepath.Join(data, "pki", "trusted"), 0o700))
+	require.NoError(t, os.Rename(rejected[0], filepath.Join(data, "pki", "trusted", filepath.Base(rejected[0]))))
+	_, s, stop = run(secure(false), data)
+	require.Eventually(t, func() bool { return len(s.of("G01", mes.EventState)) > 0 }, 60*time.Second, 20*time.Millisecond, "trusted now")
+	stop()
+
+	fresh := t.TempDir()
+	_, s, stop = run(secure(true), fresh)
+	defer stop()
+	require.Eventually(t, func() bool { return len(s.of("G01", mes.EventState)) > 0 }, 60*time.Second, 20*time.Millisecond, "trusted on first use")
+	trusted, err := filepath.Glob(filepath.Join(fresh, "pki", "trusted", "*.der"))
+	require.NoError(t, err)
+	assert.Len(t, trusted, 1)
+}

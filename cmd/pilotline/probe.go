@@ -35,7 +35,8 @@ func (m *ProbeMain) ParseFlags(_ context.Context, args []string) error {
 	fs.StringVar(&o.SecurityMode, "security-mode", "None", "None, Sign or SignAndEncrypt")
 	fs.StringVar(&o.Username, "username", "", "user name; anonymous when empty")
 	fs.StringVar(&o.PasswordEnv, "password-env", "", "environment `VAR` holding the password")
-	fs.StringVar(&o.DataDir, "data", "./data", "data `DIR`: the OPC UA client certificate (pki/)")
+	fs.StringVar(&o.DataDir, "data", "./data", "data `DIR`: the OPC UA client certificate (pki/) and the servers trusted (pki/trusted)")
+	fs.BoolVar(&o.TrustOnFirstUse, "trust-on-first-use", false, "add the server's certificate to pki/trusted if it is not there yet")
 	fs.DurationVar(&m.Timeout, "timeout", time.Minute, "give up after this long")
 	fs.StringVar(&m.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
