@@ -119,13 +119,18 @@ func (p SerialPattern) Format(batch string, seq int) (string, error) {
 }
 
 // ValidateSerial checks that s can be a bur serial: 1..MaxSerialLen
-// characters from letters, digits, '-', '_', '.' and '/'. Errors: EINVALID.
+// characters from letters, digits, '-', '_', '.' and '/', neither starting
+// with '/' nor containing "..", so a serial in a path walks nowhere.
+// Errors: EINVALID.
 func ValidateSerial(s string) error {
 	if s == "" || len(s) > MaxSerialLen {
 		return Errorf(EINVALID, "serial: want 1..%d characters, got %d", MaxSerialLen, len(s))
 	}
 	if err := checkSerialChars(s); err != nil {
 		return Errorf(EINVALID, "serial %q: %v", s, err)
+	}
+	if strings.Contains(s, "..") || strings.HasPrefix(s, "/") {
+		return Errorf(EINVALID, "serial: %q is not a bur serial", s)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -69,14 +68,12 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 // parseFilter reads ?batch=ID and ?grinders=G01,G02. Errors: EINVALID.
 func (h *Hub) parseFilter(q url.Values) (Filter, error) {
 	var f Filter
 	if b := q.Get("batch"); b != "" {
-		if !batchIDPattern.MatchString(b) {
-			return f, mes.Errorf(mes.EINVALID, "batch: bad id %q", b)
+		if err := mes.ValidID("batch", b); err != nil {
+			return f, err
 		}
 		f.Batch = b
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,27 +118,12 @@ func unavailable(what string) error {
 
 // Input limits shared by the handlers.
 const (
-	maxIDLen   = 64  // batch ids, serials, machine ids, lots, programs
-	maxTextLen = 500 // names, reasons, organisations
+	maxIDLen   = mes.MaxIDLen // batch ids, serials, machine ids, lots, programs
+	maxTextLen = 500          // names, reasons, organisations
 )
 
-// idPattern is what a path id (batch, serial, machine) may look like: it
-// starts with a letter or digit and never contains a slash or "..", so it
-// cannot walk anywhere it should not.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
-// validID checks an identifier from a path, query or body.
-func validID(field, v string) error {
-	switch {
-	case v == "":
-		return invalid("%s: required", field)
-	case len(v) > maxIDLen:
-		return invalid("%s: longer than %d characters", field, maxIDLen)
-	case !idPattern.MatchString(v) || strings.Contains(v, ".."):
-		return invalid("%s: %q is not a valid id (letters, digits, '.', '_', '-')", field, v)
-	}
-	return nil
-}
+// validID checks an identifier from a path, query or body (mes.ValidID).
+func validID(field, v string) error { return mes.ValidID(field, v) }
 
 // pathID returns the path parameter name, validated as an id.
 func pathID(c echo.Context, name string) (string, error) {

@@ -3,7 +3,6 @@ package ui
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -85,10 +84,7 @@ func pathSerial(c echo.Context) (string, error) {
 		v = u
 	}
 	if err := mes.ValidateSerial(v); err != nil {
-		return "", invalid("serial: %s", strings.TrimPrefix(mes.ErrorMessage(err), "serial: "))
-	}
-	if strings.Contains(v, "..") || strings.HasPrefix(v, "/") {
-		return "", invalid("serial: %q is not a bur serial", v)
+		return "", err
 	}
 	return v, nil
 }
