@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/pilotline/pilotline/mes"
 	spb "github.com/pilotline/pilotline/mqtt/sparkplugb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -31,10 +33,13 @@ const (
 	DefaultProcessInterval = 5 * time.Second
 	// lineStateInterval is the least time between two retained line states.
 	lineStateInterval = time.Second
-	// enqueueEvery and ackEvery space the publisher's own transactions on
-	// the store, which share bbolt's one writer with the line's events.
-	enqueueEvery = 50 * time.Millisecond
-	ackEvery     = 250 * time.Millisecond
+	// commitEvery and ackEvery space the publisher's own transactions on
+	// the store, which share bbolt's one writer with the line's events;
+	// messages go to the broker as soon as they are folded, commit or not.
+	commitEvery = 100 * time.Millisecond
+	// maxUncommitted commits at once when this many messages wait.
+	maxUncommitted = 10_000
+	ackEvery       = 250 * time.Millisecond
 
 	sendBatch      = 256 // messages read from the outbox at once
 	ackTimeout     = 10 * time.Second
@@ -86,10 +91,16 @@ type Publisher struct {
 
 	wake     chan struct{} // pokes the fold loop
 	sendWake chan struct{} // pokes the sender
-	birthReq chan birthReq // sender → fold loop
-	rebirth  chan struct{} // NCMD Rebirth → sender
-	done     chan struct{} // closed when Run returns
-	stopped  atomic.Bool   // Run has returned: Publish keeps nothing more
+	// fresh hands each batch to the sender as it is being committed, so a
+	// sender that has sent everything before it need not wait for the
+	// commit; committed is the Seq of the last message in the outbox.
+	fresh     chan []mes.OutboxMessage
+	committed atomic.Uint64
+	resync    atomic.Bool   // an enqueue failed: the sender reads the outbox again
+	birthReq  chan birthReq // sender → fold loop
+	rebirth   chan struct{} // NCMD Rebirth → sender
+	done      chan struct{} // closed when Run returns
+	stopped   atomic.Bool   // Run has returned: Publish keeps nothing more
 
 	// Owned by the fold loop.
 	node        *metricSet
@@ -101,7 +112,8 @@ type Publisher struct {
 	lastFigures *Figures
 	lineDirty   bool
 	lineSent    time.Time
-	tail        uint64 // Seq of the last message enqueued
+	tail        uint64 // Seq of the last message queued
+	uncommitted []mes.OutboxMessage
 
 	// Owned by the sender; read by Status.
 	connected atomic.Bool
@@ -159,7 +171,7 @@ func New(o Options) (*Publisher, error) {
 	}
 	p := &Publisher{
 		cfg: o.Config, line: o.Line, ob: o.Outbox, log: o.Logger, now: o.Now, opts: o,
-		wake: make(chan struct{}, 1), sendWake: make(chan struct{}, 1), birthReq: make(chan birthReq),
+		wake: make(chan struct{}, 1), sendWake: make(chan struct{}, 1), birthReq: make(chan birthReq), fresh: make(chan []mes.OutboxMessage, 4),
 		rebirth: make(chan struct{}, 1), done: make(chan struct{}),
 		devices: map[string]*metricSet{}, cells: map[string]*cellPub{}, ops: map[string]mes.Operation{},
 		batchStates: map[string]mes.BatchState{},
@@ -253,6 +265,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		return fmt.Errorf("mqtt: read the outbox: %w", err)
 	}
 	p.tail = st.Tail
+	p.committed.Store(st.Tail)
 	if st.Queued > 0 {
 		p.log.Info("plant bus: messages waiting from before", "queued", st.Queued, "dropped", st.Dropped)
 	}
@@ -279,37 +292,44 @@ func (p *Publisher) foldLoop(ctx context.Context) {
 	defer kpi.Stop()
 	line := time.NewTicker(lineStateInterval)
 	defer line.Stop()
+	var commitAt <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			// What Publish took goes to the outbox for the next start.
 			p.stopped.Store(true)
-			p.step(context.WithoutCancel(ctx))
+			p.step()
+			p.commit(context.WithoutCancel(ctx))
 			return
 		case <-p.wake:
-			p.step(ctx)
-			// Let the next events gather: one outbox transaction for all.
-			select {
-			case <-ctx.Done():
-			case <-time.After(enqueueEvery):
-			}
+			p.step()
+		case <-commitAt:
+			commitAt = nil
+			p.commit(ctx)
 		case <-line.C:
 			if p.lineDirty {
-				p.enqueue(ctx, []mes.OutboxMessage{p.lineStateMsg()})
+				p.queue([]mes.OutboxMessage{p.lineStateMsg()})
 			}
 		case <-kpi.C:
 			if p.lastFigures != nil {
-				p.enqueue(ctx, []mes.OutboxMessage{p.uns(TopicKPI, KPIEvent{Time: p.now().UTC(), Figures: *p.lastFigures}, false)})
+				p.queue([]mes.OutboxMessage{p.uns(TopicKPI, KPIEvent{Time: p.now().UTC(), Figures: *p.lastFigures}, false)})
 			}
 		case r := <-p.birthReq:
-			p.step(ctx)
+			p.step()
 			r.reply <- p.births(r.bdSeq)
+		}
+		switch {
+		case len(p.uncommitted) >= maxUncommitted:
+			commitAt = nil
+			p.commit(ctx)
+		case len(p.uncommitted) > 0 && commitAt == nil:
+			commitAt = time.After(commitEvery)
 		}
 	}
 }
 
 // step folds what was handed over into messages and queues them.
-func (p *Publisher) step(ctx context.Context) {
+func (p *Publisher) step() {
 	p.mu.Lock()
 	events, fig := p.pending, p.figures
 	p.pending, p.figures = nil, nil
@@ -322,22 +342,53 @@ func (p *Publisher) step(ctx context.Context) {
 	if p.lineDirty && p.now().Sub(p.lineSent) >= lineStateInterval {
 		msgs = append(msgs, p.lineStateMsg())
 	}
-	p.enqueue(ctx, msgs)
+	p.queue(msgs)
 }
 
-func (p *Publisher) enqueue(ctx context.Context, msgs []mes.OutboxMessage) {
+// queue gives msgs the Seqs the outbox will assign them (the fold loop is
+// its only writer), hands them to the sender at once and keeps them for
+// the next commit.
+func (p *Publisher) queue(msgs []mes.OutboxMessage) {
 	if len(msgs) == 0 {
 		return
 	}
+	for i := range msgs {
+		msgs[i].Seq = p.tail + uint64(i) + 1
+	}
+	p.tail = msgs[len(msgs)-1].Seq
+	select {
+	case p.fresh <- slices.Clone(msgs):
+		poke(p.sendWake)
+	default: // the sender is behind: it reads the batch from the outbox
+	}
+	p.uncommitted = append(p.uncommitted, msgs...)
+}
+
+// commit writes the queued messages to the outbox in one transaction.
+func (p *Publisher) commit(ctx context.Context) {
+	msgs := p.uncommitted
+	p.uncommitted = nil
+	if len(msgs) == 0 {
+		return
+	}
+	want := msgs[0].Seq
 	dropped, err := p.ob.Enqueue(ctx, msgs...)
+	if err == nil && msgs[0].Seq != want {
+		err = fmt.Errorf("outbox assigned Seq %d, want %d", msgs[0].Seq, want)
+	}
 	if err != nil {
 		p.log.Error("plant bus: queue messages", "messages", len(msgs), "err", err)
+		if st, serr := p.ob.Stats(context.WithoutCancel(ctx)); serr == nil {
+			p.tail = st.Tail
+			p.committed.Store(st.Tail)
+		}
+		p.resync.Store(true)
 		return
 	}
 	if dropped > 0 {
 		p.log.Warn("plant bus: outbox full, oldest messages dropped", "dropped", dropped)
 	}
-	p.tail = msgs[len(msgs)-1].Seq
+	p.committed.Store(msgs[len(msgs)-1].Seq)
 	poke(p.sendWake)
 }
 
@@ -359,7 +410,10 @@ func (p *Publisher) foldEvents(msgs []mes.OutboxMessage, events []mes.MachineEve
 		}
 		// One DDATA per instant: a device's changes at the same source time
 		// go together, a later change first flushes the earlier ones.
-		if t, ok := pendingAt[d]; ok && !t.Equal(e.SourceTime) {
+		// Process samples within one fold are the exception: the latest
+		// value stands for them (a deadband of one fold, which only a line
+		// faster than the publisher ever sees).
+		if t, ok := pendingAt[d]; ok && !t.Equal(e.SourceTime) && e.Kind != mes.EventSample {
 			msgs = p.appendData(msgs, d)
 		} else if !ok {
 			touched = append(touched, d)
@@ -560,13 +614,18 @@ var errSession = errors.New("mqtt session ended")
 func (p *Publisher) sendLoop(ctx context.Context) {
 	backoff := minBackoff
 	var bdSeq uint64
+	// delivered is the Seq up to which the broker has every message (a
+	// QoS 1 acknowledgement covers all before it on the connection); it
+	// outlives a session, so what was delivered but not yet removed from
+	// the outbox is not sent again after a reconnect.
+	var delivered uint64
 	first := true
 	for ctx.Err() == nil {
 		if !first {
 			bdSeq = (bdSeq + 1) % 256
 		}
 		first = false
-		err := p.session(ctx, bdSeq)
+		err := p.session(ctx, bdSeq, &delivered)
 		p.connected.Store(false)
 		if ctx.Err() != nil {
 			return
@@ -584,7 +643,7 @@ func (p *Publisher) sendLoop(ctx context.Context) {
 	}
 }
 
-func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
+func (p *Publisher) session(ctx context.Context, bdSeq uint64, delivered *uint64) error {
 	lost := make(chan struct{})
 	var lostOnce sync.Once
 	o := paho.NewClientOptions().AddBroker(p.cfg.URL).SetClientID(p.cfg.ClientID).
@@ -645,18 +704,24 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
 	if err := birth(); err != nil {
 		return p.endSession(ctx, c, bdSeq, err)
 	}
-	var cursor, acked, confirmed uint64
+	cursor, confirmed := *delivered, *delivered
+	var acked uint64
+	defer func() { *delivered = confirmed }()
 	lastAck := time.Now()
 	ack := func() {
-		if confirmed <= acked {
+		// Only what is committed: a message sent from a batch still being
+		// committed is removed by a later Ack.
+		upTo := min(confirmed, p.committed.Load())
+		if upTo <= acked {
 			return
 		}
-		if err := p.ob.Ack(context.WithoutCancel(ctx), confirmed); err != nil {
+		if err := p.ob.Ack(context.WithoutCancel(ctx), upTo); err != nil {
 			p.log.Error("plant bus: remove sent messages from the outbox", "err", err)
 			return
 		}
-		acked, lastAck = confirmed, time.Now()
+		acked, lastAck = upTo, time.Now()
 	}
+	var stash []mes.OutboxMessage // a fresh batch taken while idle
 	defer ack()
 	for {
 		select {
@@ -671,19 +736,47 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64) error {
 			continue
 		default:
 		}
-		msgs, err := p.ob.Peek(ctx, cursor, sendBatch)
-		if err != nil {
-			return p.endSession(ctx, c, bdSeq, err)
+		if p.resync.Swap(false) {
+			// Sent messages of a failed commit may be in the outbox again
+			// under other Seqs; read it from what is acknowledged.
+			cursor, confirmed, stash = acked, acked, nil
+		}
+		msgs := stash
+		stash = nil
+		if msgs == nil {
+			select {
+			case b := <-p.fresh:
+				msgs = b
+			default:
+			}
+		}
+		if len(msgs) > 0 && msgs[0].Seq != cursor+1 {
+			msgs = nil // not where the sender is: it reads them from the outbox
+		}
+		if msgs == nil {
+			committed := p.committed.Load()
+			var err error
+			msgs, err = p.ob.Peek(ctx, cursor, sendBatch)
+			if err != nil {
+				return p.endSession(ctx, c, bdSeq, err)
+			}
+			if len(msgs) == 0 {
+				// Everything committed before the Peek is sent.
+				cursor = max(cursor, committed)
+			}
 		}
 		if len(msgs) == 0 {
 			var ackNow <-chan time.Time
 			if confirmed > acked {
-				ackNow = time.After(ackEvery - time.Since(lastAck))
+				// At least a moment: what was sent may still be committing.
+				ackNow = time.After(max(ackEvery-time.Since(lastAck), 20*time.Millisecond))
 			}
 			select {
 			case <-ctx.Done():
 			case <-lost:
 			case <-p.sendWake:
+			case b := <-p.fresh:
+				stash = b
 			case <-ackNow:
 				ack()
 			case <-p.rebirth:
@@ -728,35 +821,50 @@ func (p *Publisher) endSession(ctx context.Context, c paho.Client, bdSeq uint64,
 func (p *Publisher) send(c paho.Client, m mes.OutboxMessage, seq *uint64, historical bool) error {
 	payload := m.Payload
 	if strings.HasPrefix(m.Topic, Namespace+"/") {
-		var pl spb.Payload
-		if err := proto.Unmarshal(payload, &pl); err != nil {
-			p.log.Error("plant bus: corrupt Sparkplug payload in the outbox, skipped", "seq", m.Seq, "err", err)
-			return nil
-		}
-		pl.Seq = ptr(*seq)
-		*seq = (*seq + 1) % 256
 		if historical {
+			var pl spb.Payload
+			if err := proto.Unmarshal(payload, &pl); err != nil {
+				p.log.Error("plant bus: corrupt Sparkplug payload in the outbox, skipped", "seq", m.Seq, "err", err)
+				return nil
+			}
 			for _, mt := range pl.Metrics {
 				mt.IsHistorical = ptr(true)
 			}
+			b, err := proto.Marshal(&pl)
+			if err != nil {
+				return err
+			}
+			payload = b
 		}
-		b, err := proto.Marshal(&pl)
-		if err != nil {
-			return err
-		}
-		payload = b
+		// The queued payload has no seq: appending the field sets it
+		// without decoding the payload (a protobuf field may come in any
+		// order). A fresh slice, as m.Payload may be shared.
+		b := make([]byte, 0, len(payload)+1+binary.MaxVarintLen64)
+		b = append(b, payload...)
+		b = protowire.AppendTag(b, seqField, protowire.VarintType)
+		payload = protowire.AppendVarint(b, *seq)
+		*seq = (*seq + 1) % 256
 	}
 	tok := c.Publish(m.Topic, m.QoS, m.Retained, payload)
-	if !tok.WaitTimeout(ackTimeout) {
-		return fmt.Errorf("publish %s: no acknowledgement in %v: %w", m.Topic, ackTimeout, errSession)
-	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("publish %s: %v: %w", m.Topic, err, errSession)
+	// paho writes in order on the one connection: a QoS 0 message needs no
+	// wait of its own, the next QoS 1 acknowledgement covers it.
+	if m.QoS > 0 {
+		if !tok.WaitTimeout(ackTimeout) {
+			return fmt.Errorf("publish %s: no acknowledgement in %v: %w", m.Topic, ackTimeout, errSession)
+		}
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("publish %s: %v: %w", m.Topic, err, errSession)
+		}
+	} else if tok.WaitTimeout(0) && tok.Error() != nil {
+		return fmt.Errorf("publish %s: %v: %w", m.Topic, tok.Error(), errSession)
 	}
 	p.sent.Add(1)
 	p.sentBytes.Add(uint64(len(m.Topic) + len(payload)))
 	return nil
 }
+
+// seqField is the field number of Payload.seq in sparkplug_b.proto.
+const seqField = 3
 
 // onNCMD handles the node's commands: "Node Control/Rebirth" = true.
 func (p *Publisher) onNCMD(_ paho.Client, msg paho.Message) {

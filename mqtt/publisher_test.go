@@ -212,7 +212,7 @@ func TestPublisher_SparkplugDecodedByTahu(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]int{"NBIRTH": 2, "DBIRTH": 2 * (len(line.Machines) + len(line.Robots) + len(line.Stations)), "DDATA": kinds["DDATA"], "NDATA": kinds["NDATA"], "NDEATH": 1}, kinds)
-	assert.GreaterOrEqual(t, kinds["DDATA"], 8)
+	assert.GreaterOrEqual(t, kinds["DDATA"], 7)
 	assert.Equal(t, "0", birthBdSeq)
 	assert.Equal(t, birthBdSeq, deathBdSeq, "the NDEATH names its NBIRTH's bdSeq")
 

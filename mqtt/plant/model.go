@@ -83,6 +83,11 @@ type line struct {
 
 // Model holds the cards of every line seen. It is safe for concurrent use.
 type Model struct {
+	// Observe, when set before the first Apply, is called with each data
+	// message's newest source timestamp and the time the view applied it:
+	// the end-to-end latency from the machine to the plant view.
+	Observe func(source, applied time.Time)
+
 	mu      sync.Mutex
 	lines   map[string]*line
 	version uint64
@@ -278,6 +283,17 @@ func (m *Model) Apply(topic string, payload []byte, now time.Time) *Rebirth {
 	}
 	m.noteSource(l, &pl)
 	m.version++
+	if m.Observe != nil && (kind == "DDATA" || kind == "NDATA") {
+		var newest uint64
+		for _, mt := range pl.Metrics {
+			if !mt.GetIsHistorical() {
+				newest = max(newest, mt.GetTimestamp())
+			}
+		}
+		if newest > 0 {
+			m.Observe(time.UnixMilli(int64(newest)), now)
+		}
+	}
 	return nil
 }
 
