@@ -27,6 +27,9 @@ type Product struct {
 	Tolerances map[string]Tolerance `json:"tolerances"`          // characteristic → tolerance
 	Route      []Operation          `json:"route"`               // ordered operations
 	AutoHold   bool                 `json:"auto_hold,omitempty"` // hold a batch on an SPC rule violation
+	// SPCRules names the run rules its control charts are checked against:
+	// "nelson" (default when empty), "western_electric" or "aiag".
+	SPCRules string `json:"spc_rules,omitempty"`
 	// Org is the customer organisation whose design this is (a bur type
 	// booked with a spec); empty for the line's own products.
 	// IMPORTANT: another organisation never sees, quotes or orders a
@@ -81,6 +84,9 @@ func (p Product) Validate() error {
 		if !(t.Lower <= t.Nominal && t.Nominal <= t.Upper) || t.Lower == t.Upper {
 			return Errorf(EINVALID, "tolerances.%s: want lsl ≤ nominal ≤ usl and lsl < usl", ch)
 		}
+	}
+	if _, ok := SPCRuleSets[p.SPCRules]; p.SPCRules != "" && !ok {
+		return Errorf(EINVALID, "spc_rules: want nelson, western_electric or aiag, got %q", p.SPCRules)
 	}
 	if len(p.Route) == 0 {
 		return Errorf(EINVALID, "route: missing (at least one operation)")

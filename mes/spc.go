@@ -33,19 +33,54 @@ type ControlLimits struct {
 	UCL    float64 `json:"ucl"`
 }
 
-// SPCRule is a Western Electric / Nelson run rule.
+// SPCRule is one run rule of a Shewhart chart (Nelson 1984, Western
+// Electric 1956, AIAG SPC manual). Zones are in σ of the plotted statistic,
+// (UCL − centre)/3.
 type SPCRule string
 
-// Run rules. The first three are checked by default (DefaultSPCRules).
+// Run rules, named by what they detect.
 const (
-	RuleBeyond3Sigma SPCRule = "beyond_3sigma"    // one point outside the control limits
-	RuleEightOneSide SPCRule = "8_one_side"       // eight points in a row on one side of the centre line
-	RuleSixTrend     SPCRule = "6_trend"          // six points in a row steadily increasing or decreasing
-	RuleTwoOfThree2S SPCRule = "2_of_3_beyond_2s" // two of three points beyond 2σ on the same side
+	RuleBeyond3Sigma        SPCRule = "beyond_3sigma"    // one point beyond a control limit (Nelson 1, WE 1, AIAG)
+	RuleNineOneSide         SPCRule = "9_one_side"       // nine in a row on one side of the centre line (Nelson 2)
+	RuleSixTrend            SPCRule = "6_trend"          // six in a row steadily increasing or decreasing (Nelson 3)
+	RuleFourteenAlternating SPCRule = "14_alternating"   // fourteen in a row alternating up and down (Nelson 4)
+	RuleTwoOfThree2S        SPCRule = "2_of_3_beyond_2s" // two of three beyond 2σ on the same side (Nelson 5, WE 2)
+	RuleFourOfFive1S        SPCRule = "4_of_5_beyond_1s" // four of five beyond 1σ on the same side (Nelson 6, WE 3)
+	RuleFifteenWithin1S     SPCRule = "15_within_1s"     // fifteen in a row within 1σ, either side (Nelson 7)
+	RuleEightBeyond1S       SPCRule = "8_beyond_1s"      // eight in a row beyond 1σ, on both sides (Nelson 8)
+	RuleEightOneSide        SPCRule = "8_one_side"       // eight in a row on one side (WE 4)
+	RuleSevenOneSide        SPCRule = "7_one_side"       // seven in a row on one side (AIAG)
+	RuleSevenTrend          SPCRule = "7_trend"          // seven in a row increasing or decreasing (AIAG)
 )
 
-// DefaultSPCRules are the rules a chart is checked against unless asked otherwise.
-var DefaultSPCRules = []SPCRule{RuleBeyond3Sigma, RuleEightOneSide, RuleSixTrend}
+// Rule sets a product can choose (Product.SPCRules).
+const (
+	RuleSetNelson          = "nelson"
+	RuleSetWesternElectric = "western_electric"
+	RuleSetAIAG            = "aiag"
+)
+
+// SPCRuleSets are the named rule sets: Nelson's eight tests, the Western
+// Electric handbook's four zone rules, and the AIAG SPC manual's rules
+// (a point beyond the limits, a run of seven on one side, a trend of seven).
+var SPCRuleSets = map[string][]SPCRule{
+	RuleSetNelson: {RuleBeyond3Sigma, RuleNineOneSide, RuleSixTrend, RuleFourteenAlternating,
+		RuleTwoOfThree2S, RuleFourOfFive1S, RuleFifteenWithin1S, RuleEightBeyond1S},
+	RuleSetWesternElectric: {RuleBeyond3Sigma, RuleTwoOfThree2S, RuleFourOfFive1S, RuleEightOneSide},
+	RuleSetAIAG:            {RuleBeyond3Sigma, RuleSevenOneSide, RuleSevenTrend},
+}
+
+// DefaultSPCRules are the rules a chart is checked against unless its
+// product chooses another set: Nelson's.
+var DefaultSPCRules = SPCRuleSets[RuleSetNelson]
+
+// SPCRuleSet is the rule set the product chose, Nelson's by default.
+func (p *Product) SPCRuleSet() []SPCRule {
+	if r, ok := SPCRuleSets[p.SPCRules]; ok {
+		return r
+	}
+	return DefaultSPCRules
+}
 
 // SPCViolation is one rule violation on a chart.
 type SPCViolation struct {
@@ -204,10 +239,12 @@ func XbarRChartWindow(points []SPCPoint, n, from, to int) (*ControlChart, error)
 }
 
 // Check runs the given rules over the chart and returns the violations in
-// point order. Run rules (8 on one side, 6 trending) fire once per run, at
-// the point that completes it; a point exactly on the centre line, or equal
-// to its predecessor, ends a run. The range chart is checked for points
-// beyond its limits only, since its distribution is not symmetric.
+// point order. A run rule (n in a row on one side, trending, alternating,
+// within or beyond 1σ) fires once per run, at the point that completes it;
+// a point exactly on the centre line, or equal to its predecessor, ends a
+// run. A k-of-m rule (and Nelson 8, eight of eight beyond 1σ) fires at each point beyond its zone that completes k
+// of the last m. The range chart is checked for points beyond its limits
+// only, since its distribution is not symmetric.
 func (c *ControlChart) Check(rules ...SPCRule) []SPCViolation {
 	var out []SPCViolation
 	on := func(r SPCRule) bool { return slices.Contains(rules, r) }
@@ -225,31 +262,74 @@ func (c *ControlChart) Check(rules ...SPCRule) []SPCViolation {
 		}
 		return 0
 	}
+	oneSide := []struct {
+		r SPCRule
+		n int
+	}{{RuleSevenOneSide, 7}, {RuleEightOneSide, 8}, {RuleNineOneSide, 9}}
+	trends := []struct {
+		r SPCRule
+		n int
+	}{{RuleSixTrend, 6}, {RuleSevenTrend, 7}}
+	kOfM := []struct {
+		r      SPCRule
+		k, m   int
+		sigmas float64
+	}{{RuleTwoOfThree2S, 2, 3, 2}, {RuleFourOfFive1S, 4, 5, 1}}
 	runSide, runStart := 0, 0
 	trendDir, trendStart := 0, 0
+	altStart, prevDir := 0, 0
+	withinStart := -1
 	for i, v := range x {
 		if on(RuleBeyond3Sigma) && (v > lim.UCL || v < lim.LCL) {
 			add(RuleBeyond3Sigma, "x", i, i, v)
 		}
-		if on(RuleTwoOfThree2S) && i >= 2 {
+		for _, r := range kOfM {
+			if !on(r.r) || i < r.m-1 {
+				continue
+			}
 			for _, s := range []int{1, -1} {
-				beyond := func(u float64) bool { return float64(s)*(u-lim.Center) > 2*zone }
+				beyond := func(u float64) bool { return float64(s)*(u-lim.Center) > r.sigmas*zone }
 				n := 0
-				for _, u := range x[i-2 : i+1] {
+				for _, u := range x[i-r.m+1 : i+1] {
 					if beyond(u) {
 						n++
 					}
 				}
-				if n >= 2 && beyond(v) {
-					add(RuleTwoOfThree2S, "x", i, i-2, v)
+				if n >= r.k && beyond(v) {
+					add(r.r, "x", i, i-r.m+1, v)
 				}
 			}
 		}
 		if s := side(v); s != runSide || s == 0 {
 			runSide, runStart = s, i
 		}
-		if on(RuleEightOneSide) && runSide != 0 && i-runStart+1 == 8 {
-			add(RuleEightOneSide, "x", i, runStart, v)
+		for _, r := range oneSide {
+			if on(r.r) && runSide != 0 && i-runStart+1 == r.n {
+				add(r.r, "x", i, runStart, v)
+			}
+		}
+		// Within 1σ (Nelson 7) and beyond 1σ on both sides (Nelson 8).
+		if math.Abs(v-lim.Center) < zone {
+			if withinStart < 0 {
+				withinStart = i
+			}
+			if on(RuleFifteenWithin1S) && i-withinStart+1 == 15 {
+				add(RuleFifteenWithin1S, "x", i, withinStart, v)
+			}
+		} else {
+			withinStart = -1
+		}
+		// Nelson 8 looks at the last eight points: all beyond 1σ, some on
+		// each side.
+		if on(RuleEightBeyond1S) && i >= 7 {
+			up, down, all := false, false, true
+			for _, u := range x[i-7 : i+1] {
+				all = all && math.Abs(u-lim.Center) > zone
+				up, down = up || u > lim.Center, down || u < lim.Center
+			}
+			if all && up && down {
+				add(RuleEightBeyond1S, "x", i, i-7, v)
+			}
 		}
 		if i > 0 {
 			d := 0
@@ -262,8 +342,17 @@ func (c *ControlChart) Check(rules ...SPCRule) []SPCViolation {
 			if d != trendDir || d == 0 {
 				trendDir, trendStart = d, i-1
 			}
-			if on(RuleSixTrend) && trendDir != 0 && i-trendStart+1 == 6 {
-				add(RuleSixTrend, "x", i, trendStart, v)
+			for _, r := range trends {
+				if on(r.r) && trendDir != 0 && i-trendStart+1 == r.n {
+					add(r.r, "x", i, trendStart, v)
+				}
+			}
+			if d == 0 || d != -prevDir {
+				altStart = i - 1
+			}
+			prevDir = d
+			if on(RuleFourteenAlternating) && d != 0 && i-altStart+1 == 14 {
+				add(RuleFourteenAlternating, "x", i, altStart, v)
 			}
 		}
 	}

@@ -82,14 +82,17 @@ func TestCapability_HandComputed(t *testing.T) {
 func TestIMRChart_Rules(t *testing.T) {
 	// Baseline: 11 10 11 10 … 10 → mean 10.5, MR̄ 1, σ 0.8865, limits 7.84 … 13.16.
 	base := []float64{11, 10, 11, 10, 11, 10, 11, 10, 11, 10}
+	// The one-point, eight-on-one-side and six-trend rules; Nelson's whole
+	// set has its own test.
+	runs := []mes.SPCRule{mes.RuleBeyond3Sigma, mes.RuleEightOneSide, mes.RuleSixTrend}
 	tests := []struct {
 		name  string
 		tail  []float64
 		rules []mes.SPCRule
 		want  []mes.SPCViolation // Rule, Chart, Index, Start
 	}{
-		{"in control", []float64{10.2, 10.9, 10.1, 10.7}, mes.DefaultSPCRules, nil},
-		{"one beyond 3 sigma", []float64{10.2, 14, 10.4}, mes.DefaultSPCRules, []mes.SPCViolation{
+		{"in control", []float64{10.2, 10.9, 10.1, 10.7}, runs, nil},
+		{"one beyond 3 sigma", []float64{10.2, 14, 10.4}, runs, []mes.SPCViolation{
 			{Rule: mes.RuleBeyond3Sigma, Chart: "x", Index: 11, Start: 11},
 			{Rule: mes.RuleBeyond3Sigma, Chart: "r", Index: 10, Start: 10}, // |14 − 10.2| > 3.267
 			{Rule: mes.RuleBeyond3Sigma, Chart: "r", Index: 11, Start: 11},
@@ -97,19 +100,19 @@ func TestIMRChart_Rules(t *testing.T) {
 		{"below LCL", []float64{7.5}, []mes.SPCRule{mes.RuleBeyond3Sigma}, []mes.SPCViolation{
 			{Rule: mes.RuleBeyond3Sigma, Chart: "x", Index: 10, Start: 10},
 		}},
-		{"eight on one side", []float64{10.6, 10.8, 10.6, 10.8, 10.6, 10.8, 10.6, 10.8, 10.6}, mes.DefaultSPCRules, []mes.SPCViolation{
+		{"eight on one side", []float64{10.6, 10.8, 10.6, 10.8, 10.6, 10.8, 10.6, 10.8, 10.6}, runs, []mes.SPCViolation{
 			{Rule: mes.RuleEightOneSide, Chart: "x", Index: 17, Start: 10},
 		}},
-		{"seven on one side is fine", []float64{10.6, 10.8, 10.6, 10.8, 10.6, 10.8, 10.6, 10.4}, mes.DefaultSPCRules, nil},
-		{"centre line breaks the run", []float64{10.6, 10.8, 10.6, 10.8, 10.5, 10.8, 10.6, 10.8, 10.6}, mes.DefaultSPCRules, nil},
-		{"six increasing", []float64{8.5, 9, 9.5, 10.2, 10.8, 11.3, 10}, mes.DefaultSPCRules, []mes.SPCViolation{
+		{"seven on one side is fine", []float64{10.6, 10.8, 10.6, 10.8, 10.6, 10.8, 10.6, 10.4}, runs, nil},
+		{"centre line breaks the run", []float64{10.6, 10.8, 10.6, 10.8, 10.5, 10.8, 10.6, 10.8, 10.6}, runs, nil},
+		{"six increasing", []float64{8.5, 9, 9.5, 10.2, 10.8, 11.3, 10}, runs, []mes.SPCViolation{
 			{Rule: mes.RuleSixTrend, Chart: "x", Index: 15, Start: 10},
 		}},
-		{"six decreasing", []float64{12.5, 12, 11.4, 10.9, 10.2, 9.6}, mes.DefaultSPCRules, []mes.SPCViolation{
+		{"six decreasing", []float64{12.5, 12, 11.4, 10.9, 10.2, 9.6}, runs, []mes.SPCViolation{
 			{Rule: mes.RuleSixTrend, Chart: "x", Index: 15, Start: 10},
 		}},
-		{"a tie ends a trend", []float64{8.5, 9, 9.5, 9.5, 10.8, 11.3}, mes.DefaultSPCRules, nil},
-		{"two of three beyond 2 sigma, off by default", []float64{12.5, 10.7, 12.6}, mes.DefaultSPCRules, nil},
+		{"a tie ends a trend", []float64{8.5, 9, 9.5, 9.5, 10.8, 11.3}, runs, nil},
+		{"two of three beyond 2 sigma, not among the rules checked", []float64{12.5, 10.7, 12.6}, runs, nil},
 		{"two of three beyond 2 sigma", []float64{12.5, 10.7, 12.6}, []mes.SPCRule{mes.RuleTwoOfThree2S}, []mes.SPCViolation{
 			{Rule: mes.RuleTwoOfThree2S, Chart: "x", Index: 12, Start: 10},
 		}},
@@ -138,6 +141,66 @@ func TestIMRChart_Rules(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSPCRuleSets(t *testing.T) {
+	// Baseline 10 12 10 12 …: mean 11, MR̄ 2, σ = 2/1.128 = 1.773; 1σ zone
+	// 9.227 … 12.773, 2σ 7.454 … 14.546, limits 5.681 … 16.319.
+	base := []float64{10, 12, 10, 12, 10, 12, 10, 12, 10, 12}
+	rep := func(v float64, n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		tail  []float64
+		rules []mes.SPCRule
+		want  []mes.SPCRule // rules fired, in order
+		index []int
+	}{
+		// The baseline's last point (12, index 9) is above the centre: runs on
+		// the upper side begin there.
+		{"Nelson 2: nine on one side", []float64{11.5, 11.6, 11.5, 11.6, 11.5, 11.6, 11.5, 11.6}, []mes.SPCRule{mes.RuleNineOneSide}, []mes.SPCRule{mes.RuleNineOneSide}, []int{17}},
+		{"Nelson 2: eight are not enough", []float64{11.5, 11.6, 11.5, 11.6, 11.5, 11.6, 11.5, 10.5}, []mes.SPCRule{mes.RuleNineOneSide}, nil, nil},
+		{"AIAG: seven on one side", []float64{11.5, 11.6, 11.5, 11.6, 11.5, 11.6}, mes.SPCRuleSets[mes.RuleSetAIAG], []mes.SPCRule{mes.RuleSevenOneSide}, []int{15}},
+		{"AIAG: seven increasing", []float64{9, 9.5, 10, 10.5, 11, 11.5, 12}, []mes.SPCRule{mes.RuleSevenTrend}, []mes.SPCRule{mes.RuleSevenTrend}, []int{16}},
+		{"AIAG: six increasing are not a trend", []float64{9, 9.5, 10, 10.5, 11, 11.5, 11}, []mes.SPCRule{mes.RuleSevenTrend}, nil, nil},
+		// A tie (11.5, 11.5 at indexes 10 and 11) ends the baseline's own
+		// alternation; fourteen alternating points from index 11 end at 24.
+		{"Nelson 4: fourteen alternating", []float64{11.5, 11.5, 10.5, 11.5, 10.5, 11.5, 10.5, 11.5, 10.5, 11.5, 10.5, 11.5, 10.5, 11.5, 10.5}, []mes.SPCRule{mes.RuleFourteenAlternating}, []mes.SPCRule{mes.RuleFourteenAlternating}, []int{24}},
+		{"Nelson 6: four of five beyond 1 sigma", []float64{13, 13.2, 11, 13.1, 13}, []mes.SPCRule{mes.RuleFourOfFive1S}, []mes.SPCRule{mes.RuleFourOfFive1S}, []int{14}},
+		// The baseline lies within 1σ; 13.5 (index 10) ends that run.
+		{"Nelson 7: fifteen within 1 sigma", append([]float64{13.5}, rep(11.2, 15)...), []mes.SPCRule{mes.RuleFifteenWithin1S}, []mes.SPCRule{mes.RuleFifteenWithin1S}, []int{25}},
+		{"Nelson 7 fires once for a run of twenty", append([]float64{13.5}, rep(11.2, 20)...), []mes.SPCRule{mes.RuleFifteenWithin1S}, []mes.SPCRule{mes.RuleFifteenWithin1S}, []int{25}},
+		{"Nelson 8: eight beyond 1 sigma on both sides", []float64{13, 9, 13, 9, 13, 9, 13, 9}, []mes.SPCRule{mes.RuleEightBeyond1S}, []mes.SPCRule{mes.RuleEightBeyond1S}, []int{17}},
+		{"Nelson 8 needs both sides", rep(13, 8), []mes.SPCRule{mes.RuleEightBeyond1S}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pts := spcPoints(append(append([]float64{}, base...), tt.tail...)...)
+			c, err := mes.IMRChart(pts, len(base))
+			require.NoError(t, err)
+			require.InDelta(t, 11, c.X.Center, 1e-12)
+			var got []mes.SPCRule
+			var idx []int
+			for _, v := range c.Check(tt.rules...) {
+				if v.Chart == "x" {
+					got, idx = append(got, v.Rule), append(idx, v.Index)
+				}
+			}
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.index, idx)
+		})
+	}
+	assert.Equal(t, mes.SPCRuleSets[mes.RuleSetNelson], mes.DefaultSPCRules, "Nelson's set is the default")
+	assert.Len(t, mes.SPCRuleSets[mes.RuleSetNelson], 8)
+	assert.Len(t, mes.SPCRuleSets[mes.RuleSetWesternElectric], 4)
+	p := mes.Product{SPCRules: mes.RuleSetAIAG}
+	assert.Equal(t, mes.SPCRuleSets[mes.RuleSetAIAG], p.SPCRuleSet())
+	assert.Equal(t, mes.DefaultSPCRules, (&mes.Product{}).SPCRuleSet())
 }
 
 func TestIMRChart_BaselineWindowKeepsLimitsFrozen(t *testing.T) {

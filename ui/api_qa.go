@@ -317,7 +317,10 @@ type SPCResponse struct {
 	Machine        string `json:"machine,omitempty"`
 	// Operation is the route operation that forms the characteristic: each
 	// point is attributed to the grinder that performed it on the bur.
-	Operation int           `json:"operation,omitempty"`
+	Operation int `json:"operation,omitempty"`
+	// RuleSet names the run rules the chart was checked against, the
+	// product's (mes.SPCRuleSets; Nelson's by default).
+	RuleSet   string        `json:"rule_set"`
 	Tolerance mes.Tolerance `json:"tolerance"` // spec limits, shown apart from the control limits
 	// Chart's limits come from the baseline; its points are all of the
 	// batch's (or the grinder's), in production order.
@@ -382,6 +385,7 @@ func (s *Server) handleSPC(c echo.Context) error {
 	var pts []mes.SPCPoint
 	var tol mes.Tolerance
 	var op mes.Operation
+	ruleSet := mes.RuleSetNelson
 	found := false
 	for _, b := range batches {
 		p, err := s.Products.FindProduct(ctx, b.Product)
@@ -414,6 +418,9 @@ func (s *Server) handleSPC(c echo.Context) error {
 		}
 		tol, found = t, true
 		op, _ = p.FormedBy(ch)
+		if p.SPCRules != "" {
+			ruleSet = p.SPCRules
+		}
 		pts = append(pts, bpts...)
 		if len(pts) >= maxSPCPoints {
 			break
@@ -427,11 +434,12 @@ func (s *Server) handleSPC(c echo.Context) error {
 	if err != nil {
 		return mes.Errorf(mes.ECONFLICT, "no control chart yet: %s", mes.ErrorMessage(err))
 	}
+	chart.Violations = chart.Check(mes.SPCRuleSets[ruleSet]...)
 	values := make([]float64, len(pts))
 	for i, pt := range pts {
 		values[i] = pt.Value
 	}
-	resp := SPCResponse{Characteristic: ch, Batch: batch, Machine: machine, Operation: op.Number, Tolerance: tol,
+	resp := SPCResponse{Characteristic: ch, Batch: batch, Machine: machine, Operation: op.Number, RuleSet: ruleSet, Tolerance: tol,
 		Chart: chart, Capability: mes.Capability(values, tol)}
 	spec := capability.TwoSided(tol.Lower, tol.Upper)
 	if report.UpperOnly[ch] {

@@ -30,6 +30,7 @@ func TestSPCMonitor_EightOnOneSideHoldsBatch(t *testing.T) {
 	require.NoError(t, err)
 	p := line.Products[0]
 	p.AutoHold = true
+	p.SPCRules = mes.RuleSetWesternElectric // its rule 4: eight on one side
 	products, batches, burs, ncs := bolt.NewProductService(db), bolt.NewBatchService(db), bolt.NewBurService(db), bolt.NewNCService(db)
 	require.NoError(t, products.CreateProduct(ctx, &p))
 	b := &mes.Batch{Product: p.ISO, Quantity: 50, Org: "acme", State: mes.BatchReleased}

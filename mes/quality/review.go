@@ -41,6 +41,7 @@ func BatchSPC(p *mes.Product, burs []*mes.Bur, baseline int) (map[string]*mes.Co
 		if err != nil {
 			continue
 		}
+		c.Violations = c.Check(p.SPCRuleSet()...)
 		charts[ch] = c
 		for _, v := range c.Violations {
 			alerts = append(alerts, SPCAlert{Characteristic: ch, Violation: v})

@@ -100,7 +100,7 @@ func (m *SPCMonitor) Measured(ctx context.Context, b *mes.Bur) ([]SPCAlert, erro
 		// Charted against the grinder of the operation that formed ch.
 		pt := p.CharacteristicPoints([]*mes.Bur{b}, ch)[0]
 		pt.Value = v
-		alerts = append(alerts, s.add(pt, baseline, ch)...)
+		alerts = append(alerts, s.add(pt, baseline, ch, p.SPCRuleSet())...)
 	}
 	m.mu.Unlock()
 	for _, a := range alerts {
@@ -154,7 +154,7 @@ func (s *series) push(pt mes.SPCPoint, baseline int) {
 
 // add appends pt and returns the violations that fire at it. Points of the
 // baseline are not judged: the limits are not known until it is full.
-func (s *series) add(pt mes.SPCPoint, baseline int, ch string) []SPCAlert {
+func (s *series) add(pt mes.SPCPoint, baseline int, ch string, rules []mes.SPCRule) []SPCAlert {
 	s.push(pt, baseline)
 	if len(s.tail) == 0 {
 		return nil
@@ -166,7 +166,7 @@ func (s *series) add(pt mes.SPCPoint, baseline int, ch string) []SPCAlert {
 	}
 	last := len(pts) - 1
 	var out []SPCAlert
-	for _, v := range c.Violations {
+	for _, v := range c.Check(rules...) {
 		if v.PlotIndex(c.Kind) == last {
 			out = append(out, SPCAlert{Characteristic: ch, Machine: pt.Machine, Violation: v})
 		}
