@@ -53,6 +53,23 @@ const (
 	AuditObjectUser        = "user"
 )
 
+// TimeBase is the time base e.Time is on: wall time for access to the
+// system (sign-in, sign-out, failures, denials, exports) and for accounts,
+// organisations and API tokens; line time for the records about the line
+// (batches, burs, products, measurements, NCs, signatures). Each time base's
+// entries are in time order along the chain.
+func (e AuditEntry) TimeBase() TimeBase {
+	switch e.Action {
+	case AuditLogin, AuditLogout, AuditLoginFailed, AuditDenied, AuditExport:
+		return WallTime
+	}
+	switch e.ObjectType {
+	case AuditObjectUser, AuditObjectOrg, AuditObjectToken, AuditObjectRoute:
+		return WallTime
+	}
+	return LineTime
+}
+
 // AuditGenesisHash is the PrevHash of the first entry of a chain.
 const AuditGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 

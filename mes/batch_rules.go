@@ -46,7 +46,10 @@ func CanTransition(from, to BatchState) bool {
 // from the current state); the batch is unchanged on error.
 //
 // IMPORTANT: this is the only way a batch's State changes, so every change
-// is in Transitions (ISO 13485 §7.5.1, 21 CFR 11.10(e) audit trail).
+// is in Transitions (ISO 13485 §7.5.1, 21 CFR 11.10(e) audit trail). A
+// transition is never stamped earlier than the one it follows: an earlier at
+// (a caller's stale clock reading) takes the previous transition's time, so
+// the history reads in the order it happened.
 func (b *Batch) Transition(to BatchState, by, reason string, at time.Time) error {
 	if !to.Valid() {
 		return Errorf(EINVALID, "state: unknown batch state %q", to)
@@ -59,6 +62,9 @@ func (b *Batch) Transition(to BatchState, by, reason string, at time.Time) error
 	}
 	if !CanTransition(b.State, to) {
 		return Errorf(ECONFLICT, "batch %s is %s: cannot move to %s", b.ID, b.State, to)
+	}
+	if n := len(b.Transitions); n > 0 {
+		at = Later(at, b.Transitions[n-1].At)
 	}
 	b.Transitions = append(b.Transitions, Transition{From: b.State, To: to, By: by, At: at, Reason: reason})
 	b.State = to

@@ -42,11 +42,16 @@ type Dispatcher struct {
 	// WIPLimit caps the burs in process per batch; 0 means the number of
 	// machines on the batch's route plus 5.
 	WIPLimit int
+	// Clock stamps the dispatcher's records (a bur started, its batch
+	// running) on line time. Nil: the host's clock.
+	Clock *LineClock
+	// Wall times a dispatched job the machine never started
+	// (DispatchStaleAfter is a network timeout). Zero: the host's clock.
+	Wall WallClock
 
 	mu       sync.Mutex
 	queue    []MachineEvent
 	wake     chan struct{}
-	lineNow  time.Time // latest source time seen: the line's clock
 	machines map[string]*machineSlot
 	restored bool // assignments read back from the store
 }
@@ -58,7 +63,7 @@ type machineSlot struct {
 	state     MachineState
 	comm      bool
 	pending   string    // serial dispatched and not yet reported done
-	idleSince time.Time // local time the machine was last seen entering idle with a job pending
+	idleSince time.Time // wall time the machine was last seen entering idle with a job pending
 }
 
 var _ EventSink = (*Dispatcher)(nil)
@@ -168,9 +173,6 @@ func (d *Dispatcher) restore(ctx context.Context) error {
 }
 
 func (d *Dispatcher) apply(ctx context.Context, e MachineEvent) {
-	if e.SourceTime.After(d.lineNow) {
-		d.lineNow = e.SourceTime
-	}
 	s, ok := d.machines[e.Machine]
 	if !ok {
 		return
@@ -179,7 +181,7 @@ func (d *Dispatcher) apply(ctx context.Context, e MachineEvent) {
 	case EventState:
 		s.state, s.comm = e.State, true
 		if e.State == StateIdle && s.pending != "" && s.idleSince.IsZero() {
-			s.idleSince = time.Now()
+			s.idleSince = d.Wall.Now()
 		} else if e.State != StateIdle {
 			s.idleSince = time.Time{}
 		}
@@ -208,14 +210,6 @@ func (d *Dispatcher) apply(ctx context.Context, e MachineEvent) {
 	}
 }
 
-// now is the line's clock: the latest source time seen.
-func (d *Dispatcher) now() time.Time {
-	if d.lineNow.IsZero() {
-		return time.Now()
-	}
-	return d.lineNow
-}
-
 // dispatch gives every free machine a job, if there is one for its group.
 func (d *Dispatcher) dispatch(ctx context.Context) {
 	ids := make([]string, 0, len(d.machines))
@@ -225,7 +219,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		s := d.machines[id]
-		if s.pending != "" && !s.idleSince.IsZero() && time.Since(s.idleSince) > DispatchStaleAfter {
+		if s.pending != "" && !s.idleSince.IsZero() && d.Wall.Since(s.idleSince) > DispatchStaleAfter {
 			// The machine never started the job (write lost, machine reset): take it back.
 			d.Logger.Warn("dispatch went stale; taking the job back", "machine", id, "serial", s.pending)
 			if err := d.Burs.UnassignBur(ctx, s.pending, id); err != nil {
@@ -302,7 +296,7 @@ func (d *Dispatcher) nextBur(ctx context.Context, group string) (*Bur, Operation
 		if b.Started-b.Completed-b.Scrap-b.Rework >= d.wipLimit(p) {
 			continue
 		}
-		bur, err := d.Burs.StartBur(ctx, b.ID, d.now())
+		bur, err := d.Burs.StartBur(ctx, b.ID, d.Clock.Now())
 		if ErrorCode(err) == ECONFLICT {
 			continue // batch needs no more blanks
 		} else if err != nil {

@@ -362,7 +362,7 @@ func (s *Server) queryRange(c echo.Context, def, maxSpan time.Duration) (from, t
 	}
 	switch {
 	case !hasTo && !hasFrom:
-		to = s.Now()
+		to = s.LineClock.Now()
 		from = to.Add(-def)
 	case !hasTo:
 		to = from.Add(def)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -20,19 +19,19 @@ func (s *Server) handleBackup(c echo.Context) error {
 	if s.Backup == nil {
 		return unavailable("backup")
 	}
-	name := "pilotline-" + s.Now().UTC().Format("20060102T150405Z") + ".db"
+	name := "pilotline-" + s.WallClock.Now().UTC().Format("20060102T150405Z") + ".db"
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMEOctetStream)
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", name))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Trailer", "X-Pilotline-Backup-Bytes")
 	c.Response().WriteHeader(http.StatusOK)
-	start := time.Now()
+	start := s.WallClock.Now()
 	n, err := s.Backup.Backup(c.Request().Context(), c.Response())
 	if err != nil {
 		return fmt.Errorf("backup after %d bytes: %w", n, err)
 	}
 	h.Set("X-Pilotline-Backup-Bytes", strconv.FormatInt(n, 10))
-	s.Logger.Info("backup streamed", "bytes", n, "duration", time.Since(start))
+	s.Logger.Info("backup streamed", "bytes", n, "duration", s.WallClock.Since(start))
 	return nil
 }

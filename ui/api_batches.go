@@ -312,7 +312,7 @@ func (s *Server) handleBatchAction(action string) echo.HandlerFunc {
 		} else if _, err := s.visibleBatch(ctx, u, id); err != nil {
 			return err
 		}
-		b, err := s.Batches.TransitionBatch(ctx, id, to, u.ID, req.Reason, s.Now().UTC())
+		b, err := s.Batches.TransitionBatch(ctx, id, to, u.ID, req.Reason, s.LineClock.Now().UTC())
 		if err != nil {
 			return err
 		}

@@ -289,7 +289,7 @@ func (s *Server) bookingFromRequest(ctx context.Context, u *mes.User, req *Booki
 	if err != nil {
 		return nil, err
 	}
-	if !deadline.After(s.Now()) {
+	if !deadline.After(s.LineClock.Now()) {
 		return nil, invalid("deadline: already passed")
 	}
 	b := &mes.Booking{Org: org, RequestedBy: u.ID, Product: req.Product, Quantity: req.Quantity, QA: req.QA,
@@ -370,7 +370,7 @@ func (s *Server) quoteBooking(ctx context.Context, b *mes.Booking, by, reason st
 	if err != nil {
 		return nil, err
 	}
-	return s.Portal.Bookings.ChangeBooking(ctx, b.ID, mes.BookingChange{To: mes.BookingQuoted, By: by, Reason: reason, At: s.Now(), Quote: q})
+	return s.Portal.Bookings.ChangeBooking(ctx, b.ID, mes.BookingChange{To: mes.BookingQuoted, By: by, Reason: reason, At: s.LineClock.Now(), Quote: q})
 }
 
 func (s *Server) handleBookingAction(action string) echo.HandlerFunc {
@@ -416,7 +416,7 @@ func (s *Server) handleBookingAction(action string) echo.HandlerFunc {
 			}
 			return c.JSON(http.StatusOK, s.viewBooking(ctx, nb))
 		}
-		ch := mes.BookingChange{To: to, By: u.ID, Reason: req.Reason, At: s.Now()}
+		ch := mes.BookingChange{To: to, By: u.ID, Reason: req.Reason, At: s.LineClock.Now()}
 		if to == mes.BookingCancelled && !u.Staff() {
 			ch.LockOut = s.lockOut()
 		}

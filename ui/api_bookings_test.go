@@ -46,7 +46,7 @@ func newPortal(tb testing.TB) *portal {
 	line := MustLine(tb)
 	clk := &portalClock{t: testNow}
 	db, err := bolt.Open(filepath.Join(tb.TempDir(), "pilotline.db"), bolt.Options{SerialPattern: line.SerialPattern,
-		MaxDelay: time.Millisecond, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+		MaxDelay: time.Millisecond, Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { assert.NoError(tb, db.Close()) })
 	products := bolt.NewProductService(db)
@@ -54,7 +54,7 @@ func newPortal(tb testing.TB) *portal {
 	be := backend{Products: products, Batches: bolt.NewBatchService(db), Burs: bolt.NewBurService(db),
 		Events: bolt.NewEventStore(db), Backup: db}
 	s, _ := newTestServer(tb, line, be)
-	s.Now = clk.Now
+	s.LineClock, s.WallClock = mes.LineClockFrom(clk.Now), mes.NewWallClock(clk.Now)
 	bk := bolt.NewBookingService(db)
 	cal := bolt.NewCalendarService(db, line)
 	s.Portal = Portal{Bookings: bk, Calendar: cal, Notifications: bk, LockOut: 48 * time.Hour,

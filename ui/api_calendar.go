@@ -53,7 +53,7 @@ func (s *Server) handleCalendar(c echo.Context) error {
 	}
 	switch {
 	case !hasFrom && !hasTo:
-		from = s.Now().UTC().Truncate(24 * time.Hour)
+		from = s.LineClock.Now().UTC().Truncate(24 * time.Hour)
 		to = from.Add(calendarDefaultSpan)
 	case !hasTo:
 		to = from.Add(calendarDefaultSpan)

@@ -33,11 +33,11 @@ func (s *Server) handleHealth(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), healthTimeout)
 	defer cancel()
-	now := s.Now()
 	report := map[string]any{
-		"status":   HealthOK,
-		"time":     now.UTC(),
-		"uptime_s": int64(time.Since(s.started).Seconds()),
+		"status":    HealthOK,
+		"time":      s.WallClock.Now().UTC(),
+		"line_time": s.LineClock.Now().UTC(),
+		"uptime_s":  int64(s.WallClock.Since(s.started).Seconds()),
 	}
 	status := http.StatusOK
 	store := map[string]any{"status": HealthOK}

@@ -75,7 +75,7 @@ func newTestServer(tb testing.TB, line *mes.LineConfig, be backend) (*Server, *l
 		Products: be.Products, Batches: be.Batches, Burs: be.Burs, Events: be.Events, Backup: be.Backup,
 		Users: acc.Users, Orgs: acc.Orgs, Sessions: acc.Sessions, Tokens: acc.Tokens, Audit: acc.Audit,
 		PasswordParams: testPasswordParams,
-		Now:            func() time.Time { return testNow },
+		LineClock:      mes.LineClockFrom(func() time.Time { return testNow }), WallClock: mes.NewWallClock(func() time.Time { return testNow }),
 	}
 	// Routes are built at the first request, so a test may still set fields.
 	adminTokens.Store(s, mustToken(tb, s, mustUser(tb, s, testAdmin, mes.RoleAdmin, "")))

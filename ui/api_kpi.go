@@ -34,7 +34,7 @@ func (s *Server) computeKPI(ctx context.Context, q kpi.Query) (*kpi.Report, erro
 	if err != nil {
 		return nil, err
 	}
-	in := kpi.Input{Line: s.Line, Events: s.Events, Batches: batches, Now: s.Now()}
+	in := kpi.Input{Line: s.Line, Events: s.Events, Batches: batches, Now: s.LineClock.Now()}
 	if s.Portal.Calendar != nil {
 		if in.Reservations, err = s.Portal.Calendar.Reservations(ctx, q.From, q.To); err != nil {
 			return nil, err

@@ -74,7 +74,7 @@ func (s *Server) handleLine(c echo.Context) error {
 func (s *Server) takt(ctx context.Context) LineTakt {
 	s.taktMu.Lock()
 	defer s.taktMu.Unlock()
-	now := s.Now()
+	now := s.LineClock.Now()
 	if !s.taktAt.IsZero() && now.Sub(s.taktAt) < lineTaktTTL && now.After(s.taktAt) {
 		return s.taktLast
 	}

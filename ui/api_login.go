@@ -79,7 +79,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	name := strings.ToLower(strings.TrimSpace(req.User))
 	keys := []string{"user:" + name, "ip:" + c.RealIP()}
-	ok, retry, first := s.logins.take(s.Now(), keys...)
+	ok, retry, first := s.logins.take(s.WallClock.Now(), keys...)
 	if !ok {
 		if first {
 			s.auditLoginFailed(c, name, "rate limited")
@@ -103,7 +103,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 			return err
 		}
 	}
-	id, now := mes.NewSecret(""), s.Now().UTC()
+	id, now := mes.NewSecret(""), s.WallClock.Now().UTC()
 	sess := &mes.Session{IDHash: mes.HashSecret(id), User: u.ID, CSRF: mes.NewSecret(""), Created: now, Expires: now.Add(s.SessionTTL)}
 	if err := s.audit(c, mes.AuditEntry{Actor: u.ID, Action: mes.AuditLogin, ObjectType: mes.AuditObjectUser, ObjectID: u.ID,
 		New: auditJSON(map[string]string{"ip": c.RealIP(), "via": "password"})}); err != nil {
@@ -159,7 +159,7 @@ func (s *Server) dummyHash(ctx context.Context) string {
 // setSessionCookies sets (or, with an empty id, clears) the session and
 // CSRF cookies.
 func (s *Server) setSessionCookies(c echo.Context, id, csrf string, expires time.Time) {
-	maxAge := int(expires.Sub(s.Now()).Seconds())
+	maxAge := int(expires.Sub(s.WallClock.Now()).Seconds())
 	if id == "" {
 		maxAge = -1
 	}
@@ -221,7 +221,7 @@ func (s *Server) handleSetup(c echo.Context) error {
 		return unavailable("setup")
 	}
 	keys := []string{"setup", "ip:" + c.RealIP()}
-	ok, retry, first := s.logins.take(s.Now(), keys...)
+	ok, retry, first := s.logins.take(s.WallClock.Now(), keys...)
 	if !ok {
 		if first {
 			s.auditLoginFailed(c, req.User, "setup: rate limited")

@@ -150,7 +150,7 @@ func (s *Server) handleSign(c echo.Context) error {
 	if name == "" {
 		name = u.ID
 	}
-	sig := &mes.Signature{SignerID: u.ID, PrintedName: name, Meaning: req.Meaning, SignedAt: s.Now().UTC(),
+	sig := &mes.Signature{SignerID: u.ID, PrintedName: name, Meaning: req.Meaning, SignedAt: s.LineClock.Now().UTC(),
 		RecordType: mes.RecordTypeBatch, RecordID: id, AuthMethod: mes.AuthPassword, Comment: req.Reason}
 	b, err := q.Signer.SignBatch(ctx, sig)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Server) handleSign(c echo.Context) error {
 // limits of the user and the address, and audits a failure.
 func (s *Server) reauthenticate(c echo.Context, u *mes.User, password, batch string) error {
 	keys := []string{"user:" + u.ID, "ip:" + c.RealIP()}
-	ok, retry, first := s.logins.take(s.Now(), keys...)
+	ok, retry, first := s.logins.take(s.WallClock.Now(), keys...)
 	if !ok {
 		if first {
 			s.auditSignFailed(c, u, batch, "rate limited")
@@ -280,7 +280,7 @@ func (s *Server) handleDisposition(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	nc, err := q.NCs.CloseNC(c.Request().Context(), id, req.Disposition, req.Reason, req.Concession, u.ID, s.Now().UTC())
+	nc, err := q.NCs.CloseNC(c.Request().Context(), id, req.Disposition, req.Reason, req.Concession, u.ID, s.LineClock.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func (s *Server) handleReview(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	r, err := quality.Review(ctx, s.traceSource(q), s.Events, id, s.Now().UTC())
+	r, err := quality.Review(ctx, s.traceSource(q), s.Events, id, s.LineClock.Now().UTC())
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func newQAFixture(t *testing.T) *qaFixture {
 // the real one, since Chromium checks cookie expiry against it.
 func newQAFixtureAt(t *testing.T, now func() time.Time) *qaFixture {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "pilotline.db"), bolt.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "pilotline.db"), bolt.Options{Line: mes.LineClockFrom(now), Wall: mes.NewWallClock(now), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, db.Close()) })
 	line := MustLine(t)
@@ -58,7 +58,7 @@ func newQAFixtureAt(t *testing.T, now func() time.Time) *qaFixture {
 		Products: bolt.NewProductService(db), Batches: bolt.NewBatchService(db), Burs: burs, Events: bolt.NewEventStore(db),
 		Users: bolt.NewUserService(db), Orgs: bolt.NewOrgService(db), Sessions: bolt.NewSessionService(db),
 		Tokens: bolt.NewTokenService(db), Audit: bolt.NewAuditService(db),
-		PasswordParams: testPasswordParams, Now: now,
+		PasswordParams: testPasswordParams, LineClock: mes.LineClockFrom(now), WallClock: mes.NewWallClock(now),
 	}
 	sigs := bolt.NewSignatureService(db)
 	f := &qaFixture{s: s, db: db, line: line, product: line.Products[0], ncs: bolt.NewNCService(db), now: now}

@@ -114,5 +114,5 @@ func (s *Server) serveReport(c echo.Context, batch func(context.Context, *mes.Us
 // and builds the report.
 func (s *Server) buildReport(ctx context.Context, b *mes.Batch, volume int) (*report.Report, error) {
 	src := report.Sources{Line: s.Line, Products: s.Products, Burs: s.Burs, Events: s.Events, OEE: s.KPI}
-	return src.Report(ctx, b, volume, s.Now().UTC())
+	return src.Report(ctx, b, volume, s.LineClock.Now().UTC())
 }

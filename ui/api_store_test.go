@@ -23,7 +23,7 @@ func openBackend(tb testing.TB, line *mes.LineConfig) backend {
 	db, err := bolt.Open(filepath.Join(tb.TempDir(), "pilotline.db"), bolt.Options{
 		SerialPattern: line.SerialPattern,
 		MaxDelay:      time.Millisecond,
-		Now:           func() time.Time { return testNow },
+		Line:          mes.LineClockFrom(func() time.Time { return testNow }), Wall: mes.NewWallClock(func() time.Time { return testNow }),
 	})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { assert.NoError(tb, db.Close()) })
@@ -45,7 +45,7 @@ type access struct {
 // openAccess opens an account store in a temporary directory.
 func openAccess(tb testing.TB, now func() time.Time) access {
 	tb.Helper()
-	db, err := bolt.Open(filepath.Join(tb.TempDir(), "access.db"), bolt.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
+	db, err := bolt.Open(filepath.Join(tb.TempDir(), "access.db"), bolt.Options{Line: mes.LineClockFrom(now), Wall: mes.NewWallClock(now), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { assert.NoError(tb, db.Close()) })
 	return access{Users: bolt.NewUserService(db), Orgs: bolt.NewOrgService(db), Sessions: bolt.NewSessionService(db),

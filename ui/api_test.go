@@ -379,15 +379,17 @@ func TestHealth(t *testing.T) {
 
 	// the line's clock (simulated at --speed, say) runs ten hours ahead:
 	// uptime is the process's, on the wall clock
-	s.Now = func() time.Time { return testNow.Add(10 * time.Hour) }
+	s.LineClock = mes.LineClockFrom(func() time.Time { return testNow.Add(10 * time.Hour) })
 	rec = do(t, s, http.MethodGet, "/healthz", "")
 	var up struct {
-		Uptime float64   `json:"uptime_s"`
-		Time   time.Time `json:"time"`
+		Uptime   float64   `json:"uptime_s"`
+		Time     time.Time `json:"time"`
+		LineTime time.Time `json:"line_time"`
 	}
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &up))
 	assert.Less(t, up.Uptime, 3600.0, "uptime on the wall clock")
-	assert.Equal(t, testNow.Add(10*time.Hour).UTC(), up.Time, "time is the line's")
+	assert.Equal(t, testNow.UTC(), up.Time, "time is the wall clock's")
+	assert.Equal(t, testNow.Add(10*time.Hour).UTC(), up.LineTime, "line time is the line's")
 
 	s.Health = func(context.Context) map[string]any {
 		return map[string]any{"acquisition": map[string]any{"status": "lost", "machines_ok": 20}, "status": "ok"}

@@ -79,7 +79,7 @@ func (s *Server) handleCreateToken(c echo.Context) error {
 	secret := mes.NewSecret(mes.TokenPrefix)
 	t := &mes.APIToken{User: u.ID, Name: req.Name, Hash: mes.HashSecret(secret), Hint: secret[:tokenHintLen]}
 	if req.ExpiresInDays > 0 {
-		t.Expires = s.Now().UTC().Add(time.Duration(req.ExpiresInDays) * 24 * time.Hour)
+		t.Expires = s.WallClock.Now().UTC().Add(time.Duration(req.ExpiresInDays) * 24 * time.Hour)
 	}
 	if err := s.Tokens.CreateToken(c.Request().Context(), t); err != nil {
 		return err
@@ -115,7 +115,7 @@ func (s *Server) handleRevokeToken(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	revoked, err := s.Tokens.RevokeToken(ctx, id, s.Now())
+	revoked, err := s.Tokens.RevokeToken(ctx, id, s.WallClock.Now())
 	if err != nil {
 		return err
 	}

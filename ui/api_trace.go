@@ -73,7 +73,7 @@ func (s *Server) handleTrace(c echo.Context) error {
 	if !f.whole {
 		src.Audit = nil
 	}
-	rec, burs, err := src.TraceRecord(ctx, id, q.Location, s.Now().UTC())
+	rec, burs, err := src.TraceRecord(ctx, id, q.Location, s.LineClock.Now().UTC())
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,16 @@ var anonymousRoutes = []string{APIPrefix + "/line", APIPrefix + "/batches", "/ws
 // sign-in unless it is named in publicRoute.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if c.Path() == APIPrefix+"/login" && c.Request().Method == http.MethodPost {
+			// Signing in acts on no one's authority: the live session it
+			// replaces (switching accounts) is not asked for its CSRF
+			// token, which the sign-in page does not have. A sign-in from
+			// another site is refused instead (sameOrigin).
+			if err := sameOrigin(c.Request()); err != nil {
+				return err
+			}
+			return next(c)
+		}
 		u, sess, err := s.identify(c)
 		if err != nil {
 			return err
@@ -87,6 +97,25 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// sameOrigin refuses a request a browser sent from another site: an Origin
+// header naming another host, or Sec-Fetch-Site cross-site or same-site.
+// Clients that send neither (API clients, old browsers) pass; a browser
+// cannot send a JSON body cross-site without them. Errors: EFORBIDDEN.
+func sameOrigin(r *http.Request) error {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return mes.Errorf(mes.EFORBIDDEN, "sign-in from another site refused")
+	}
+	if o := r.Header.Get(echo.HeaderOrigin); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return mes.Errorf(mes.EFORBIDDEN, "sign-in from another site refused")
+		}
+	}
+	return nil
+}
+
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
@@ -108,7 +137,7 @@ func (s *Server) identify(c echo.Context) (*mes.User, *mes.Session, error) {
 	if err != nil || ck.Value == "" || s.Sessions == nil || s.Users == nil {
 		return nil, nil, nil
 	}
-	sess, err := s.Sessions.FindSession(ctx, mes.HashSecret(ck.Value), s.Now())
+	sess, err := s.Sessions.FindSession(ctx, mes.HashSecret(ck.Value), s.WallClock.Now())
 	if mes.ErrorCode(err) == mes.ENOTFOUND {
 		return nil, nil, nil
 	} else if err != nil {
@@ -137,7 +166,7 @@ func (s *Server) bearerUser(ctx context.Context, header string) (*mes.User, erro
 		return nil, mes.Errorf(mes.EUNAUTHORIZED, "API tokens are not enabled on this server")
 	}
 	t, err := s.Tokens.FindTokenByHash(ctx, mes.HashSecret(secret))
-	if mes.ErrorCode(err) == mes.ENOTFOUND || err == nil && !t.Active(s.Now()) {
+	if mes.ErrorCode(err) == mes.ENOTFOUND || err == nil && !t.Active(s.WallClock.Now()) {
 		return nil, mes.Errorf(mes.EUNAUTHORIZED, "API token unknown, expired or revoked")
 	} else if err != nil {
 		return nil, err
@@ -155,7 +184,7 @@ func (s *Server) bearerFailed(c echo.Context, err error) error {
 	if mes.ErrorCode(err) != mes.EUNAUTHORIZED {
 		return err
 	}
-	ok, retry, first := s.logins.take(s.Now(), "ip:"+c.RealIP())
+	ok, retry, first := s.logins.take(s.WallClock.Now(), "ip:"+c.RealIP())
 	if ok || first {
 		s.auditLoginFailed(c, "", "bearer token: "+mes.ErrorMessage(err))
 	}
@@ -223,11 +252,24 @@ func signedIn(c echo.Context) (*mes.User, error) {
 	return u, nil
 }
 
-// deny records a permission denial in the audit trail.
+// deny records a permission denial in the audit trail, rate-limited per
+// user (DenialLimit) so that a client repeating a forbidden request cannot
+// grow the permanent trail at will: within a window the first denials are
+// recorded one by one, then one entry says further ones go unrecorded.
+// The request is refused either way.
 func (s *Server) deny(c echo.Context, u *mes.User, why string) {
 	r := c.Request()
+	ok, retry, first := s.denials.take(s.WallClock.Now(), "user:"+u.ID)
+	if !ok && !first {
+		s.Logger.Debug("permission denied (not audited: limit reached)", "user", u.ID, "method", r.Method, "path", r.URL.Path)
+		return
+	}
+	detail := map[string]string{"path": r.URL.Path, "ip": c.RealIP(), "reason": why}
+	if !ok {
+		detail["limited"] = fmt.Sprintf("further denials of %s are not recorded for %d s", u.ID, int(retry.Round(time.Second)/time.Second))
+	}
 	s.audit(c, mes.AuditEntry{Actor: u.ID, Action: mes.AuditDenied, ObjectType: mes.AuditObjectRoute,
-		ObjectID: r.Method + " " + c.Path(), New: auditJSON(map[string]string{"path": r.URL.Path, "ip": c.RealIP(), "reason": why})})
+		ObjectID: r.Method + " " + c.Path(), New: auditJSON(detail)})
 }
 
 // auditLoginFailed records a failed sign-in for the name the client gave.
@@ -242,7 +284,11 @@ func (s *Server) auditLoginFailed(c echo.Context, name, why string) {
 // audit appends e to the trail; a failure is logged, and returned for the
 // callers (sign-in, account changes) that must not go on without a record.
 func (s *Server) audit(c echo.Context, e mes.AuditEntry) error {
-	e.Time = s.Now().UTC()
+	if e.TimeBase() == mes.WallTime {
+		e.Time = s.WallClock.Now().UTC()
+	} else {
+		e.Time = s.LineClock.Now().UTC()
+	}
 	if s.Audit == nil {
 		s.Logger.Info("audit", "actor", e.Actor, "action", e.Action, "object", e.ObjectType+" "+e.ObjectID)
 		return nil

@@ -51,7 +51,7 @@ func newAuthServer(t *testing.T, opts ...func(*Server)) (*Server, *clock) {
 	line := MustLine(t)
 	s, _ := newTestServer(t, line, openBackend(t, line))
 	clk := &clock{t: testNow}
-	s.Now = clk.Now
+	s.LineClock, s.WallClock = mes.LineClockFrom(clk.Now), mes.NewWallClock(clk.Now)
 	for _, o := range opts {
 		o(s)
 	}

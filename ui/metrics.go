@@ -146,7 +146,7 @@ func (m *Metrics) observeRequest(method, route string, status int, d time.Durati
 // chain returns, errors have been rendered, so the status is final.
 func (s *Server) metricsMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		start := time.Now()
+		start := s.WallClock.Now()
 		err := next(c)
 		// c.Path is a route template (or the nearest one for a 404), so the
 		// label space stays bounded whatever paths clients send.
@@ -154,7 +154,7 @@ func (s *Server) metricsMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.Metrics.observeRequest(c.Request().Method, route, c.Response().Status, time.Since(start))
+		s.Metrics.observeRequest(c.Request().Method, route, c.Response().Status, s.WallClock.Since(start))
 		return err
 	}
 }

@@ -71,6 +71,9 @@ type Server struct {
 	SessionTTL time.Duration
 	// LoginLimit bounds sign-in attempts per user and per client address.
 	LoginLimit LoginLimit
+	// DenialLimit bounds the audit entries of one user's permission
+	// denials (the requests are refused regardless). Zero: five a minute.
+	DenialLimit LoginLimit
 	// PasswordParams are the argon2id costs of new password hashes. Zero:
 	// DefaultPasswordParams (tests lower them).
 	PasswordParams PasswordParams
@@ -96,15 +99,23 @@ type Server struct {
 	KPI KPIFunc
 	// MaxBodyBytes caps request bodies (413 beyond it). Zero: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Now is the clock for query defaults and recorded transitions. Nil: time.Now.
-	Now func() time.Time
+	// LineClock is line time: the records the server makes about the line
+	// (transitions, dispositions, signatures, bookings) and query defaults.
+	// Nil: the host's clock.
+	LineClock *mes.LineClock
+	// WallClock is wall time: sessions, API tokens, the sign-in and e-signature
+	// password limits, the setup token and uptime, so that a 12-hour
+	// session lasts 12 real hours however fast the line runs. Zero: the
+	// host's clock.
+	WallClock mes.WallClock
 
 	echo    *echo.Echo
 	ln      net.Listener
-	started time.Time // wall clock, for uptime (Now may be the line's simulated clock)
+	started time.Time // wall time, for uptime
 	tls     bool
 
 	logins  *limiter   // sign-in attempts
+	denials *limiter   // audit entries of permission denials
 	setupMu sync.Mutex // guards SetupToken once serving
 
 	dummyOnce sync.Once // dummy: a password hash for unknown users to be checked against
@@ -180,9 +191,6 @@ func (s *Server) setup() {
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if s.Now == nil {
-		s.Now = time.Now
-	}
 	if s.KPI == nil {
 		s.KPI = s.computeKPI
 	}
@@ -193,10 +201,11 @@ func (s *Server) setup() {
 		s.PasswordParams = DefaultPasswordParams
 	}
 	s.logins = newLimiter(s.LoginLimit)
+	s.denials = newLimiter(s.DenialLimit)
 	if s.Users == nil || s.Sessions == nil {
 		s.Logger.Warn("http: no user or session store: nobody can sign in; only /healthz and the anonymous line view answer")
 	}
-	s.started = time.Now()
+	s.started = s.WallClock.Now()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

@@ -60,8 +60,12 @@ type ServeMain struct {
 	wg         sync.WaitGroup
 	cancel     context.CancelFunc
 	ready      chan struct{} // closed once the web view listens
-	started    time.Time     // line clock at start
-	stop       func() error  // tests: cancel Run and Close, once
+	started    time.Time     // line time at start
+	clock      *mes.LineClock
+	// wall is the host's clock: sessions, tokens, sign-in limits. Tests
+	// set a fake one.
+	wall mes.WallClock
+	stop func() error // tests: cancel Run and Close, once
 }
 
 // NewServeMain returns the serve command writing to stdout and stderr.
@@ -151,28 +155,38 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	line := m.line
-	clock := time.Now
-	if m.Simulate {
-		l, err := sim.Start(ctx, sim.Options{Line: line, Speed: m.Speed, Seed: m.Seed, PortBase: m.PortBase, Logger: m.logger.With("component", "sim")})
-		if err != nil {
-			return fmt.Errorf("start simulated line: %w", err)
-		}
-		m.sim = l
-		line = l.Bind(line)
-		clock = l.Now
-		for _, e := range l.Endpoints() {
-			m.logger.Debug("simulated endpoint", "id", e.ID, "url", e.URL)
-		}
-	}
-
-	m.started = clock()
 	db, err := bolt.Open(filepath.Join(m.DataDir, "pilotline.db"), bolt.Options{
-		Logger: m.logger.With("component", "store"), Now: clock, SerialPattern: line.SerialPattern,
+		Logger: m.logger.With("component", "store"), Wall: m.wall, SerialPattern: line.SerialPattern,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	m.db = db
+	// Line time continues from where the store last reserved it: the
+	// simulated line runs --speed times as fast from there, a real line
+	// follows the host's clock but never goes back.
+	speed := 1.0
+	if m.Simulate {
+		speed = m.Speed
+	}
+	clock, err := mes.OpenLineClock(ctx, mes.LineClockOptions{Wall: m.wall, Speed: speed, Simulated: m.Simulate, Store: db})
+	if err != nil {
+		return fmt.Errorf("line clock: %w", err)
+	}
+	db.SetLineClock(clock)
+	m.clock = clock
+	if m.Simulate {
+		l, err := sim.Start(ctx, sim.Options{Line: line, Clock: clock, Seed: m.Seed, PortBase: m.PortBase, Logger: m.logger.With("component", "sim")})
+		if err != nil {
+			return fmt.Errorf("start simulated line: %w", err)
+		}
+		m.sim = l
+		line = l.Bind(line)
+		for _, e := range l.Endpoints() {
+			m.logger.Debug("simulated endpoint", "id", e.ID, "url", e.URL)
+		}
+	}
+	m.started = clock.Now()
 	m.events = bolt.NewEventStore(db)
 	m.products = bolt.NewProductService(db)
 	m.batches = bolt.NewBatchService(db)
@@ -185,7 +199,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		return fmt.Errorf("first admin from $%s: %w", m.AdminPWEnv, err)
 	}
 	if !m.NoDemo {
-		if err := seedDemo(ctx, line, m.products, m.batches, clock()); err != nil {
+		if err := seedDemo(ctx, line, m.products, m.batches, clock.Now()); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
 	}
@@ -227,7 +241,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.http = &ui.Server{
 		Addr: m.HTTPAddr, Logger: m.logger.With("component", "http"), Line: line,
 		Products: m.products, Batches: m.batches, Burs: m.burs, Events: m.events, Backup: m.db, Twin: m.hub,
-		Metrics: metrics, Now: clock,
+		Metrics: metrics, LineClock: clock, WallClock: m.wall,
 		Users: users, Orgs: bolt.NewOrgService(db), Sessions: bolt.NewSessionService(db), Tokens: bolt.NewTokenService(db), Audit: audit,
 		AnonymousViewer: m.Anonymous, SetupToken: setupToken, TLSCert: m.TLSCert, TLSKey: m.TLSKey,
 		Health: func(context.Context) map[string]any { return m.health() },
@@ -236,9 +250,9 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.http.QA = ui.QA{NCs: ncs, Signatures: sigs, Signer: sigs, Burs: m.burs, Location: time.Local}
 	bookings, calendar := bolt.NewBookingService(db), bolt.NewCalendarService(db, line)
 	m.http.Portal = ui.Portal{Bookings: bookings, Calendar: calendar, Notifications: bookings, LockOut: m.LockOut,
-		Quoter: &booking.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches}}
+		Quoter: &booking.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches, Now: clock.Now}}
 	scheduler := &booking.Scheduler{Bookings: bookings, Batches: m.batches, Products: m.products,
-		Logger: m.logger.With("component", "bookings"), LockOut: m.LockOut, AutoRelease: m.AutoRelease, Now: clock}
+		Logger: m.logger.With("component", "bookings"), LockOut: m.LockOut, AutoRelease: m.AutoRelease, Now: clock.Now}
 	if err := m.http.Open(); err != nil {
 		return err
 	}
@@ -269,7 +283,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 			m.logger.Error("acquisition stopped", "err", err)
 		}
 	})
-	m.goRun(func() { m.feedProduction(ctx, line, metrics, clock) })
+	m.goRun(func() { m.feedProduction(ctx, line, metrics, clock.Now) })
 
 	close(m.ready)
 	fmt.Fprintf(m.stdout, "Pilotline is running: %s\n", m.http.URL())
@@ -326,7 +340,8 @@ func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
 	// The SPC monitor sees every measurement the dispatcher records: a rule
 	// violation opens a suspect-bur NC and, for AutoHold products, holds the batch.
 	spc := &quality.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc")}
-	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Products: m.products, Logger: m.logger.With("component", "dispatch")}
+	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Products: m.products, Logger: m.logger.With("component", "dispatch"),
+		Clock: m.clock, Wall: m.wall}
 	return m.dispatcher
 }
 

@@ -35,7 +35,7 @@ func writeStore(t *testing.T, sign bool) string {
 	dir := t.TempDir()
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	db, err := bolt.Open(filepath.Join(dir, "pilotline.db"), bolt.Options{Now: func() time.Time { return t0 }})
+	db, err := bolt.Open(filepath.Join(dir, "pilotline.db"), bolt.Options{Line: mes.LineClockFrom(func() time.Time { return t0 }), Wall: mes.NewWallClock(func() time.Time { return t0 })})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, db.Close()) }()
 	line, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))

@@ -28,7 +28,7 @@ func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 // AppendAudit implements mes.AuditService. A zero Time is set to now.
 func (s *AuditService) AppendAudit(ctx context.Context, e mes.AuditEntry) (mes.AuditEntry, error) {
 	if e.Time.IsZero() {
-		e.Time = s.db.now()
+		e.Time = s.db.lineNow()
 	}
 	var out mes.AuditEntry
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {

@@ -30,7 +30,7 @@ func loginEntry(user string) mes.AuditEntry {
 
 func TestAudit_ChainAndBatchChain(t *testing.T) {
 	clk := newClock()
-	db, path := MustOpenDB(t, bolt.Options{Now: clk.Now})
+	db, path := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	a := bolt.NewAuditService(db)
 	ctx := context.Background()
 

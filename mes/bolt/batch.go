@@ -39,7 +39,7 @@ func (s *BatchService) CreateBatch(ctx context.Context, b *mes.Batch) error {
 	}
 	nb := *b
 	nb.Started, nb.Completed, nb.Scrap, nb.Rework = 0, 0, 0, 0
-	nb.Created = s.db.now().UTC()
+	nb.Created = s.db.lineNow().UTC()
 	if nb.State == "" {
 		nb.State = mes.BatchPlanned
 	}
@@ -118,7 +118,7 @@ func (s *BatchService) ListBatches(ctx context.Context, f mes.BatchFilter) ([]*m
 // TransitionBatch implements mes.BatchService. A zero at means now.
 func (s *BatchService) TransitionBatch(ctx context.Context, id string, to mes.BatchState, by, reason string, at time.Time) (*mes.Batch, error) {
 	if at.IsZero() {
-		at = s.db.now()
+		at = s.db.lineNow()
 	}
 	var b *mes.Batch
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {

@@ -50,7 +50,7 @@ func (s *BookingService) CreateBooking(ctx context.Context, b *mes.Booking) erro
 		return err
 	}
 	nb := *b
-	nb.Created = s.db.now().UTC()
+	nb.Created = s.db.lineNow().UTC()
 	nb.State = mes.BookingRequested
 	nb.Quote, nb.Reservation, nb.Batch = nil, "", ""
 	nb.EarliestStart, nb.Deadline = nb.EarliestStart.UTC(), nb.Deadline.UTC()
@@ -143,7 +143,7 @@ func (s *BookingService) ListBookings(ctx context.Context, f mes.BookingFilter) 
 // ChangeBooking implements mes.BookingService. A zero ch.At means now.
 func (s *BookingService) ChangeBooking(ctx context.Context, id string, ch mes.BookingChange) (*mes.Booking, error) {
 	if ch.At.IsZero() {
-		ch.At = s.db.now()
+		ch.At = s.db.lineNow()
 	}
 	ch.At = ch.At.UTC()
 	var b *mes.Booking

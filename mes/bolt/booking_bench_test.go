@@ -43,7 +43,7 @@ func fillCalendar(tb testing.TB, cal *bolt.CalendarService, t0 time.Time) (int, 
 // p99 latency; target p99 < 20 ms.
 func BenchmarkQuote(b *testing.B) {
 	clk := newClock()
-	db, _ := MustOpenDB(b, bolt.Options{Now: clk.Now})
+	db, _ := MustOpenDB(b, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	line := testLine(b)
 	products := bolt.NewProductService(db)
 	require.NoError(b, products.CreateProduct(context.Background(), &line.Products[0]))

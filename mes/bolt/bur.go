@@ -207,7 +207,7 @@ func (t *burTx) finish(d mes.BurDisposition, reason string, at time.Time) error 
 // StartBur implements mes.BurService.
 func (s *BurService) StartBur(ctx context.Context, batch string, at time.Time) (*mes.Bur, error) {
 	if at.IsZero() {
-		at = s.db.now()
+		at = s.db.lineNow()
 	}
 	at = at.UTC()
 	var bur *mes.Bur
@@ -421,7 +421,7 @@ func (s *BurService) RecordMeasurement(ctx context.Context, m mes.Measurement) (
 		t.bur.Measurement, t.bur.Results = &mc, results
 		at := m.Time
 		if at.IsZero() {
-			at = s.db.now()
+			at = s.db.lineNow()
 		}
 		if err := t.finish(d, reason, at); err != nil {
 			return err

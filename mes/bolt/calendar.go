@@ -58,7 +58,7 @@ func (s *CalendarService) Reserve(ctx context.Context, r *mes.Reservation) error
 	}
 	nr := *r
 	nr.Groups = append([]string(nil), r.Groups...)
-	nr.Created = s.db.now().UTC()
+	nr.Created = s.db.lineNow().UTC()
 	if err := nr.Validate(s.line); err != nil {
 		return err
 	}

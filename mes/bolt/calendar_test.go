@@ -23,7 +23,7 @@ func maintenance(groups []string, from, to float64) *mes.Reservation {
 }
 
 func TestCalendarReserve(t *testing.T) {
-	db, _ := MustOpenDB(t, bolt.Options{Now: newClock().Now})
+	db, _ := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(newClock().Now), Wall: mes.NewWallClock(newClock().Now)})
 	cal := bolt.NewCalendarService(db, testLine(t))
 	ctx := context.Background()
 
@@ -121,7 +121,7 @@ func confirmAll(s *bolt.BookingService, bs []*mes.Booking) []error {
 
 func TestConcurrentConfirmations(t *testing.T) {
 	clk := newClock()
-	db, _ := MustOpenDB(t, bolt.Options{Now: clk.Now})
+	db, _ := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	require.NoError(t, bolt.NewProductService(db).CreateProduct(context.Background(), &testLine(t).Products[0]))
 	s := bolt.NewBookingService(db)
 	cal := bolt.NewCalendarService(db, testLine(t))

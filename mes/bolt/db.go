@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pilotline/pilotline/mes"
@@ -47,8 +48,13 @@ type Options struct {
 	// larger call still commits alone): a commit's time grows with the
 	// bytes it syncs, and every event in it waits for all of them.
 	MaxBatchBytes int
-	// Now is the clock for store-made timestamps and retention; default time.Now.
-	Now func() time.Time
+	// Line is the clock of the line records the store stamps (a zero
+	// creation or transition time) and of sample retention. Nil: the host's
+	// clock, until SetLineClock.
+	Line *mes.LineClock
+	// Wall is the clock of the credential records the store stamps (users,
+	// organisations, API tokens). Zero: the host's clock.
+	Wall mes.WallClock
 	// SerialPattern formats bur serials, e.g. "{batch}-{seq:05}".
 	SerialPattern string
 	// ReadOnly opens the file with a shared lock for backups and reports;
@@ -60,7 +66,8 @@ type Options struct {
 type DB struct {
 	bolt    *bbolt.DB
 	log     *slog.Logger
-	now     func() time.Time
+	line    atomic.Pointer[mes.LineClock]
+	wall    mes.WallClock
 	opts    Options
 	serials mes.SerialPattern
 	writer  *eventWriter
@@ -93,9 +100,6 @@ func Open(path string, o Options) (*DB, error) {
 	if o.MaxDelay == 0 {
 		o.MaxDelay = DefaultMaxDelay
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.SerialPattern == "" {
 		o.SerialPattern = DefaultSerialPattern
 	}
@@ -120,7 +124,8 @@ func Open(path string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, log: o.Logger, now: o.Now, opts: o, serials: serials, stop: make(chan struct{})}
+	db := &DB{bolt: bdb, log: o.Logger, wall: o.Wall, opts: o, serials: serials, stop: make(chan struct{})}
+	db.line.Store(o.Line)
 	if err := db.migrate(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -199,7 +204,7 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 // many it deleted. It runs periodically by itself; calling it is for tests
 // and maintenance.
 func (db *DB) PruneSamples(ctx context.Context) (int, error) {
-	cutoff := t64(db.now().Add(-db.opts.SampleRetention))
+	cutoff := t64(db.lineNow().Add(-db.opts.SampleRetention))
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {

@@ -72,7 +72,7 @@ type services struct {
 func newServices(tb testing.TB) *services {
 	tb.Helper()
 	clk := newClock()
-	db, _ := MustOpenDB(tb, bolt.Options{Now: clk.Now})
+	db, _ := MustOpenDB(tb, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	s := &services{db: db, products: bolt.NewProductService(db), batches: bolt.NewBatchService(db),
 		burs: bolt.NewBurService(db), events: bolt.NewEventStore(db), product: testLine(tb).Products[0], clock: clk}
 	require.NoError(tb, s.products.CreateProduct(context.Background(), &s.product))

@@ -47,7 +47,7 @@ func writeSchema4Store(t *testing.T, bulk int) schema4Store {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v4.db")
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	db, err := Open(path, Options{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }})
+	db, err := Open(path, Options{Logger: slog.New(slog.DiscardHandler), Line: mes.LineClockFrom(func() time.Time { return t0 }), Wall: mes.NewWallClock(func() time.Time { return t0 })})
 	require.NoError(t, err)
 	p := migrateProduct()
 	require.NoError(t, NewProductService(db).CreateProduct(ctx, &p))

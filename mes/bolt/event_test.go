@@ -174,7 +174,7 @@ func TestEventStore_Invalid(t *testing.T) {
 
 func TestEventStore_SampleRetention(t *testing.T) {
 	clk := newClock()
-	db, _ := MustOpenDB(t, bolt.Options{Now: clk.Now, SampleRetention: time.Hour})
+	db, _ := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now), SampleRetention: time.Hour})
 	events := bolt.NewEventStore(db)
 	ctx := context.Background()
 	now := clk.Now()

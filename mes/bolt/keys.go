@@ -38,6 +38,7 @@ import (
 //	audit              u64 audit seq                         mes.AuditEntry
 //	audit_by_batch     batch \x00 u64 audit seq               hash of that entry (the batch chain's links)
 //	meta               "audit_head"                          mes.ChainHead of the audit trail
+//	meta               "line_time"                           i64 UnixNano line time reserved by the line clock
 //	meta               "bur_migration"                       serial the bur rewrite of schema 5 resumes at (only while it runs)
 //	bookings           u64 booking seq (id "BK" + 6 digits)  mes.Booking
 //	reservations       u64 reservation seq (id "R" + 6 dig.) mes.Reservation
@@ -112,6 +113,9 @@ var (
 	keySchema        = []byte("schema")
 	keyAuditHead     = []byte("audit_head")
 	keyOutboxDropped = []byte("outbox_dropped")
+	// keyLineTime holds the line time the line clock has reserved (see
+	// mes.LineClock): a restart continues line time from it.
+	keyLineTime = []byte("line_time")
 	// keyBurMigration is present while burs remain to be rewritten in the
 	// binary encoding (see migrateBurs).
 	keyBurMigration = []byte("bur_migration")

@@ -154,7 +154,7 @@ func listNCs(tx *bbolt.Tx, batch string) ([]*mes.Nonconformance, error) {
 // as its old value and the closed one as its new value.
 func (s *NCService) CloseNC(ctx context.Context, id string, d mes.NCDisposition, reason, concession, by string, at time.Time) (*mes.Nonconformance, error) {
 	if at.IsZero() {
-		at = s.db.now()
+		at = s.db.lineNow()
 	}
 	at = at.UTC()
 	var out *mes.Nonconformance

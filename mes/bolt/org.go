@@ -23,7 +23,7 @@ func (s *OrgService) CreateOrg(ctx context.Context, o *mes.Org) error {
 		return err
 	}
 	no := *o
-	no.Created = s.db.now().UTC()
+	no.Created = s.db.wallNow().UTC()
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketOrgs)
 		if b.Get([]byte(no.ID)) != nil {

@@ -51,7 +51,7 @@ func (s *TokenService) CreateToken(ctx context.Context, t *mes.APIToken) error {
 		return mes.Errorf(mes.EINVALID, "token: user required")
 	}
 	nt := *t
-	nt.Created = s.db.now().UTC()
+	nt.Created = s.db.wallNow().UTC()
 	nt.Revoked = time.Time{}
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(nt.User)) == nil {

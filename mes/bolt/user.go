@@ -48,7 +48,7 @@ func (s *UserService) create(ctx context.Context, u *mes.User, onlyFirstAdmin bo
 		return err
 	}
 	nu := *u
-	nu.Created = s.db.now().UTC()
+	nu.Created = s.db.wallNow().UTC()
 	err := s.db.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if onlyFirstAdmin {

@@ -15,7 +15,7 @@ import (
 
 func TestUsersAndOrgs(t *testing.T) {
 	clk := newClock()
-	db, _ := MustOpenDB(t, bolt.Options{Now: clk.Now})
+	db, _ := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	users, orgs := bolt.NewUserService(db), bolt.NewOrgService(db)
 	ctx := context.Background()
 
@@ -97,7 +97,7 @@ func TestUsersAndOrgs(t *testing.T) {
 
 func TestSessions(t *testing.T) {
 	clk := newClock()
-	db, _ := MustOpenDB(t, bolt.Options{Now: clk.Now})
+	db, _ := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	ss := bolt.NewSessionService(db)
 	ctx := context.Background()
 	now := clk.Now()
@@ -139,7 +139,7 @@ func TestSessions(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	clk := newClock()
-	db, _ := MustOpenDB(t, bolt.Options{Now: clk.Now})
+	db, _ := MustOpenDB(t, bolt.Options{Line: mes.LineClockFrom(clk.Now), Wall: mes.NewWallClock(clk.Now)})
 	ts := bolt.NewTokenService(db)
 	ctx := context.Background()
 	require.NoError(t, bolt.NewUserService(db).CreateUser(ctx, &mes.User{ID: "li.wei", Role: mes.RoleEngineer}))

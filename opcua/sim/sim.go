@@ -40,7 +40,10 @@ type Options struct {
 	PortBase int     // 0: free ports chosen at start; N: ports N, N+1, … in a stable order
 	Autorun  bool    // run without an MES: the simulator dispatches jobs to itself along the first product's route
 	Start    time.Time
-	Logger   *slog.Logger
+	// Clock, if set, is the line clock the simulated line runs on: its
+	// machines' clocks read line time, and Start and Speed are the clock's.
+	Clock  *mes.LineClock
+	Logger *slog.Logger
 	// Tick is the real-time step of the simulation loop; default DefaultTick.
 	Tick time.Duration
 }
@@ -55,6 +58,8 @@ type Line struct {
 	seed     int64
 	simStart time.Time
 	realT0   time.Time
+	clk      *mes.LineClock // line clock followed, or nil: simStart + real time × speed
+	wall     mes.WallClock  // paces the simulation loop
 
 	mu       sync.Mutex // guards the simulation state below
 	now      time.Time  // simulated time processed so far
@@ -119,8 +124,12 @@ func Start(ctx context.Context, o Options) (*Line, error) {
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick
 	}
+	var wall mes.WallClock
+	if o.Clock != nil {
+		o.Start, o.Speed = o.Clock.Now(), o.Clock.Speed()
+	}
 	if o.Start.IsZero() {
-		o.Start = time.Now()
+		o.Start = wall.Now()
 	}
 	o.Start = o.Start.Round(0).Truncate(uaTick)
 	if o.Logger == nil {
@@ -131,7 +140,7 @@ func Start(ctx context.Context, o Options) (*Line, error) {
 	}
 	l := &Line{
 		cfg: cfg, sim: cfg.Simulation, log: o.Logger, speed: o.Speed, tick: o.Tick, seed: o.Seed,
-		simStart: o.Start, now: o.Start,
+		simStart: o.Start, now: o.Start, clk: o.Clock, wall: wall,
 		byID: map[string]*machine{}, robotBy: map[string]*robot{}, stations: map[string]*station{},
 		programs: map[string]program{}, epBy: map[string]*endpoint{},
 	}
@@ -158,7 +167,7 @@ func Start(ctx context.Context, o Options) (*Line, error) {
 	l.mu.Unlock()
 
 	l.ctx, l.cancel = context.WithCancel(ctx)
-	l.realT0 = time.Now()
+	l.realT0 = l.wall.Now()
 	for _, e := range l.endpoints {
 		if err := l.startEndpoint(e, o.PortBase == 0); err != nil {
 			l.cancel()
@@ -411,7 +420,10 @@ func (l *Line) Now() time.Time {
 // DateTime resolution (100 ns) so that a time read over OPC UA equals the
 // simulator's own.
 func (l *Line) clock() time.Time {
-	return l.simStart.Add(time.Duration(float64(time.Since(l.realT0)) * l.speed)).Truncate(uaTick)
+	if l.clk != nil {
+		return l.clk.Now().Truncate(uaTick)
+	}
+	return l.simStart.Add(time.Duration(float64(l.wall.Since(l.realT0)) * l.speed)).Truncate(uaTick)
 }
 
 const uaTick = 100 * time.Nanosecond
@@ -563,7 +575,7 @@ func (l *Line) Station(id string) (mes.StationStatus, bool) {
 func (l *Line) run() {
 	defer l.wg.Done()
 	t := time.NewTicker(l.tick)
-	l.tickStart.Store(time.Now().UnixNano())
+	l.tickStart.Store(l.wall.Now().UnixNano())
 	defer t.Stop()
 	for {
 		select {

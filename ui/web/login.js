@@ -10,11 +10,18 @@ function render() {
   document.title = `Pilotline · ${t("login.title")}`;
 }
 
-// next is where to go after signing in: a path on this site only, never
-// another origin ("//host" or "/\host" would leave it).
+// next is where to go after signing in: a path on this site only. It is
+// read the way the browser will read it (the URL parser drops tabs and
+// newlines and takes "\\" for "/", so "/\t/host" is "//host"), and only a
+// same-origin path is followed; anything else goes home.
 function next() {
-  const n = new URLSearchParams(location.search).get("next") || "/";
-  return /^\/(?![\/\\])/.test(n) ? n : "/";
+  const raw = new URLSearchParams(location.search).get("next") || "/";
+  if (!raw.replace(/[\t\n\r]/g, "").startsWith("/")) return "/";
+  let u;
+  try { u = new URL(raw, location.origin); } catch { return "/"; }
+  if (u.origin !== location.origin) return "/";
+  // "/.//host" resolves to the path "//host", which is another origin again.
+  return u.pathname.replace(/^\/+/, "/") + u.search + u.hash;
 }
 
 function showError(msg) {
