@@ -25,7 +25,7 @@ import (
 // A WallClock tells it. A 12-hour session lasts 12 real hours at any speed.
 //
 // IMPORTANT: this file is the only place that reads the host's clock
-// (time.Now, time.Since, time.Until); clock_test.go enforces it. Everything
+// (time.Now, time.Since, time.Until); clockrule_test.go enforces it. Everything
 // else is handed a LineClock or a WallClock.
 
 // TimeBase names one of the two time bases.

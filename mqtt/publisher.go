@@ -21,6 +21,10 @@ import (
 )
 
 // Defaults and timeouts of a Publisher.
+// wall is the host's clock: births, KPI events, throttling and the
+// outbox's acknowledgement pacing.
+var wall mes.WallClock
+
 const (
 	// DefaultMaxPending bounds the events handed over by Publish and not
 	// yet in the outbox. Beyond it process samples are discarded (and
@@ -57,7 +61,7 @@ type Options struct {
 	Outbox mes.OutboxService
 	Logger *slog.Logger
 	// Now is the wall clock for births, KPI events and throttling
-	// (default time.Now); metric timestamps are the machines' source times.
+	// (default the host's wall clock); metric timestamps are the machines' source times.
 	Now             func() time.Time
 	MaxPending      int           // default DefaultMaxPending
 	KPIInterval     time.Duration // default DefaultKPIInterval
@@ -158,7 +162,7 @@ func New(o Options) (*Publisher, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = wall.Now
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
@@ -707,7 +711,7 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64, delivered *uint64
 	cursor, confirmed := *delivered, *delivered
 	var acked uint64
 	defer func() { *delivered = confirmed }()
-	lastAck := time.Now()
+	lastAck := wall.Now()
 	ack := func() {
 		// Only what is committed: a message sent from a batch still being
 		// committed is removed by a later Ack.
@@ -719,7 +723,7 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64, delivered *uint64
 			p.log.Error("plant bus: remove sent messages from the outbox", "err", err)
 			return
 		}
-		acked, lastAck = upTo, time.Now()
+		acked, lastAck = upTo, wall.Now()
 	}
 	var stash []mes.OutboxMessage // a fresh batch taken while idle
 	defer ack()
@@ -769,7 +773,7 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64, delivered *uint64
 			var ackNow <-chan time.Time
 			if confirmed > acked {
 				// At least a moment: what was sent may still be committing.
-				ackNow = time.After(max(ackEvery-time.Since(lastAck), 20*time.Millisecond))
+				ackNow = time.After(max(ackEvery-wall.Since(lastAck), 20*time.Millisecond))
 			}
 			select {
 			case <-ctx.Done():
@@ -796,7 +800,7 @@ func (p *Publisher) session(ctx context.Context, bdSeq uint64, delivered *uint64
 				confirmed = m.Seq
 			}
 		}
-		if time.Since(lastAck) >= ackEvery {
+		if wall.Since(lastAck) >= ackEvery {
 			ack()
 		}
 		if sendErr != nil {

@@ -5,7 +5,13 @@ import (
 	"time"
 
 	"github.com/gopcua/opcua/ua"
+
+	"github.com/pilotline/pilotline/mes"
 )
+
+// wall is the MES host's clock: what machine clocks are measured against,
+// and the acquisition's network deadlines and heartbeats.
+var wall mes.WallClock
 
 // machineClock follows an endpoint's own clock, read as the server's
 // Server_ServerStatus_CurrentTime with every heartbeat, so that the events

@@ -98,7 +98,7 @@ func (e *endpoint) run(ctx context.Context) {
 		s, err := e.connect(ctx)
 		if err == nil {
 			if e.failures > 0 {
-				e.log.Info("endpoint reconnected", "attempts", e.failures, "down_for", time.Since(e.outageSince).Round(time.Millisecond))
+				e.log.Info("endpoint reconnected", "attempts", e.failures, "down_for", wall.Since(e.outageSince).Round(time.Millisecond))
 				e.failures = 0
 			}
 			e.setLive(s)
@@ -129,7 +129,7 @@ func (e *endpoint) run(ctx context.Context) {
 
 // down reports every object of the endpoint lost.
 func (e *endpoint) down(ctx context.Context, err error) {
-	now := time.Now()
+	now := wall.Now()
 	reason := errText(err)
 	e.failures++
 	if e.failures == 1 {
@@ -197,7 +197,7 @@ func (e *endpoint) markMissing(ctx context.Context, s *session) {
 	if !e.clock.known() {
 		_ = e.heartbeat(ctx, s) // the server's clock, to stamp the loss with
 	}
-	now := time.Now()
+	now := wall.Now()
 	at := e.machineTime(ctx, now)
 	var ev []mes.MachineEvent
 	for _, o := range s.notFound {

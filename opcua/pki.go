@@ -108,7 +108,7 @@ func selfSignedCert(key *rsa.PrivateKey) ([]byte, error) {
 	if host != "" && host != "localhost" {
 		dns = append(dns, host)
 	}
-	now := time.Now()
+	now := wall.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "Pilotline MES", Organization: []string{"Pilotline"}},

@@ -174,7 +174,7 @@ func (e *endpoint) readChunks(ctx context.Context, s *session, which readSet, ex
 			return fmt.Errorf("read: %d results for %d nodes", len(res.Results), len(req.NodesToRead))
 		}
 		if off == 1 {
-			e.clock.observeValue(res.Results[0], time.Now())
+			e.clock.observeValue(res.Results[0], wall.Now())
 		}
 		for j, it := range ch {
 			cur := res.Results[j+off]
@@ -198,7 +198,7 @@ func (e *endpoint) heartbeat(ctx context.Context, s *session) error {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	if len(res.Results) == 1 {
-		e.clock.observeValue(res.Results[0], time.Now())
+		e.clock.observeValue(res.Results[0], wall.Now())
 	}
 	return nil
 }
@@ -215,7 +215,7 @@ func receivedAt(ev []mes.MachineEvent, local time.Time) []mes.MachineEvent {
 // emit derives events for the given objects from their snapshots, updates
 // their status and hands the events to the sink.
 func (e *endpoint) emit(ctx context.Context, s *session, objs []*object) {
-	now := time.Now()
+	now := wall.Now()
 	at := e.clock.at(now)
 	var ev []mes.MachineEvent
 	for _, o := range objs {
@@ -251,7 +251,7 @@ func (e *endpoint) emit(ctx context.Context, s *session, objs []*object) {
 // poll reads the endpoint once per interval until a read fails; the first
 // read after connecting is a full one.
 func (e *endpoint) poll(ctx context.Context, s *session) error {
-	t := time.NewTimer(untilTick(time.Now(), e.interval))
+	t := time.NewTimer(untilTick(wall.Now(), e.interval))
 	defer t.Stop()
 	read := e.readAll
 	var notes chan *gopcua.PublishNotificationData
@@ -273,11 +273,11 @@ func (e *endpoint) poll(ctx context.Context, s *session) error {
 			case <-ctx.Done():
 				return nil
 			case <-t.C:
-				t.Reset(untilTick(time.Now(), e.interval))
+				t.Reset(untilTick(wall.Now(), e.interval))
 				break wait
 			case n := <-notes:
 				if list, ok := n.Value.(*ua.EventNotificationList); ok && n.Error == nil {
-					e.a.publish(ctx, e.applyEvents(s, list, time.Now()))
+					e.a.publish(ctx, e.applyEvents(s, list, wall.Now()))
 				}
 			}
 		}

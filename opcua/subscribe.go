@@ -74,21 +74,21 @@ func (e *endpoint) subscribe(ctx context.Context, s *session) error {
 			// a notification within the interval proves the server alive:
 			// the heartbeat Read is for quiet spells
 			// and, every clockEvery, for the server's clock
-			if time.Since(lastNote) >= e.interval || time.Since(lastBeat) >= clockEvery {
+			if wall.Since(lastNote) >= e.interval || wall.Since(lastBeat) >= clockEvery {
 				if err := e.heartbeat(ctx, s); err != nil {
 					return err
 				}
-				lastBeat = time.Now()
+				lastBeat = wall.Now()
 			}
 			if st := s.c.State(); st != gopcua.Connected {
 				return fmt.Errorf("subscription: client %s", st)
 			}
-			now := time.Now()
+			now := wall.Now()
 			for _, o := range s.found {
 				e.a.setStatus(o.id, func(st *MachineStatus) { st.LastLocal = now })
 			}
 		case n := <-notes:
-			lastNote = time.Now()
+			lastNote = wall.Now()
 			if err := e.apply(s, n, dirty, &records); err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ func (e *endpoint) apply(s *session, n *gopcua.PublishNotificationData, dirty ma
 		return fmt.Errorf("subscription: %w", n.Error)
 	}
 	if list, ok := n.Value.(*ua.EventNotificationList); ok {
-		e.a.publish(context.Background(), e.applyEvents(s, list, time.Now()))
+		e.a.publish(context.Background(), e.applyEvents(s, list, wall.Now()))
 		return nil
 	}
 	dc, ok := n.Value.(*ua.DataChangeNotification)

@@ -13,6 +13,9 @@ import (
 	"github.com/pilotline/pilotline/mes"
 )
 
+// wall times the connections' network deadlines and paces the deltas.
+var wall mes.WallClock
+
 // WebSocket timeouts and limits of one viewer connection.
 const (
 	// WriteWait bounds one write to a viewer.
@@ -138,14 +141,14 @@ func (h *Hub) request(ctx context.Context, kind requestKind, c *client) bool {
 func (c *client) readLoop(ctx context.Context) {
 	defer c.hub.request(context.WithoutCancel(ctx), reqUnregister, c)
 	c.conn.SetReadLimit(MaxMessageSize)
-	_ = c.conn.SetReadDeadline(time.Now().Add(PongWait))
-	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(PongWait)) })
+	_ = c.conn.SetReadDeadline(wall.Now().Add(PongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(wall.Now().Add(PongWait)) })
 	for {
 		_, b, err := c.conn.ReadMessage()
 		if err != nil {
 			return
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(PongWait))
+		_ = c.conn.SetReadDeadline(wall.Now().Add(PongWait))
 		var m struct {
 			Type string `json:"type"`
 		}
@@ -174,12 +177,12 @@ func (c *client) writeLoop() {
 			c.closeWith(reason)
 			return
 		case msg := <-c.send:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(WriteWait))
+			_ = c.conn.SetWriteDeadline(wall.Now().Add(WriteWait))
 			if err := c.conn.WritePreparedMessage(msg); err != nil {
 				return
 			}
 		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteWait)); err != nil {
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, wall.Now().Add(WriteWait)); err != nil {
 				return
 			}
 		}
@@ -190,7 +193,7 @@ func (c *client) closeWith(reason string) {
 	if reason == "" {
 		return
 	}
-	dl := time.Now().Add(DroppedNoticeWait)
+	dl := wall.Now().Add(DroppedNoticeWait)
 	_ = c.conn.SetWriteDeadline(dl)
 	code := websocket.CloseGoingAway
 	if reason != ReasonShutdown {

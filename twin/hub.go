@@ -34,7 +34,10 @@ type HubOptions struct {
 	AllowedOrigins []string      // extra browser Origins allowed ("*" = any); same host is always allowed
 	SendQueue      int           // per-viewer queue; default DefaultSendQueue
 	Logger         *slog.Logger
-	Now            func() time.Time // local clock for staleness; default time.Now
+	// Wall is the clock of staleness: wall time, since a silent machine is
+	// a network matter. Zero: the host's clock. (Deltas are paced on the
+	// host's clock always.)
+	Wall mes.WallClock
 	// StaleAfter marks a grinder stale when nothing arrived from it for
 	// this long on the local clock; 0 disables it (acquisition's comm_lost
 	// is then the only signal).
@@ -103,9 +106,6 @@ func NewHub(line *mes.LineConfig, o HubOptions) *Hub {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	h := &Hub{
 		o: o, line: line, model: NewModel(line),
@@ -188,14 +188,14 @@ func (h *Hub) Run(ctx context.Context) {
 		stale = t.C
 	}
 	flush := func() {
-		lastFlush = time.Now()
+		lastFlush = wall.Now()
 		h.flush()
 	}
 	// The slack keeps a line that changes exactly once per tick from being
 	// held back by each flush's own duration, which would otherwise add up.
 	slack := h.o.Tick / 10
 	schedule := func() {
-		if wait := h.o.Tick - slack - time.Since(lastFlush); wait <= 0 {
+		if wait := h.o.Tick - slack - wall.Since(lastFlush); wait <= 0 {
 			if armed && !timer.Stop() {
 				<-timer.C
 			}
@@ -219,7 +219,7 @@ func (h *Hub) Run(ctx context.Context) {
 			flush()
 		case <-stale:
 			h.modelMu.Lock()
-			changed := h.model.MarkStale(h.o.Now().Add(-h.o.StaleAfter))
+			changed := h.model.MarkStale(h.o.Wall.Now().Add(-h.o.StaleAfter))
 			h.modelMu.Unlock()
 			if changed {
 				schedule()
@@ -250,7 +250,7 @@ func (h *Hub) drain() {
 	if len(events) == 0 && prod == nil {
 		return
 	}
-	now := h.o.Now()
+	now := h.o.Wall.Now()
 	h.modelMu.Lock()
 	for _, ev := range events {
 		h.model.Apply(ev)

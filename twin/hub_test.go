@@ -364,7 +364,7 @@ func TestHub_PublishNeverBlocks(t *testing.T) {
 func TestHub_StaleAfter(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	h := NewHub(MustLoadLine(t), HubOptions{StaleAfter: time.Minute, Now: clock})
+	h := NewHub(MustLoadLine(t), HubOptions{StaleAfter: time.Minute, Wall: mes.NewWallClock(clock)})
 	h.Publish(context.Background(), stateEvent("G01", mes.StateIdle, at(1)))
 	h.drain()
 	h.model.MarkStale(now.Add(-time.Minute))

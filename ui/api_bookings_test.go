@@ -59,7 +59,7 @@ func newPortal(tb testing.TB) *portal {
 	cal := bolt.NewCalendarService(db, line)
 	s.Portal = Portal{Bookings: bk, Calendar: cal, Notifications: bk, LockOut: 48 * time.Hour,
 		Quoter: &booking.Quoter{Line: line, Products: products, Calendar: cal, Events: be.Events, Batches: be.Batches,
-			Location: time.UTC, Now: clk.Now}}
+			Location: time.UTC, Clock: mes.LineClockFrom(clk.Now)}}
 	return &portal{s: s, clock: clk, bookings: bk, batches: be.Batches,
 		acme:     mustToken(tb, s, mustUser(tb, s, "ana", mes.RoleCustomer, "acme")),
 		beta:     mustToken(tb, s, mustUser(tb, s, "bo", mes.RoleCustomer, "beta")),
@@ -282,7 +282,7 @@ func TestBookings_RunProgress(t *testing.T) {
 	b := decode[bookingView](t, p.as(t, p.acme, http.MethodPost, "/api/v1/bookings", bookingBody(20, "")).ResponseRecorder)
 	requireStatus(t, http.StatusOK, p.as(t, p.acme, http.MethodPost, "/api/v1/bookings/"+b.ID+"/accept", "").ResponseRecorder)
 	requireStatus(t, http.StatusOK, p.as(t, p.engineer, http.MethodPost, "/api/v1/bookings/"+b.ID+"/confirm", "").ResponseRecorder)
-	sched := &booking.Scheduler{Bookings: p.bookings, Batches: p.batches, Products: p.s.Products, AutoRelease: true, Now: p.clock.Now}
+	sched := &booking.Scheduler{Bookings: p.bookings, Batches: p.batches, Products: p.s.Products, AutoRelease: true, Clock: mes.LineClockFrom(p.clock.Now)}
 	p.clock.Add(b.Quote.Start.Sub(testNow))
 	require.NoError(t, sched.Tick(context.Background()))
 

@@ -81,3 +81,18 @@ func TestAPIToken_ExpiresOnWallTimeAtSpeed3600(t *testing.T) {
 	wall.Add(time.Hour)
 	assertJSONError(t, send(t, s, http.MethodGet, "/api/v1/me", "", bearer(nt.Secret)...), http.StatusUnauthorized, mes.EUNAUTHORIZED, "expired")
 }
+
+func TestESignaturePasswordLimit_OnWallTimeAtSpeed3600(t *testing.T) {
+	f := newQAFixture(t)
+	s, id := f.s, f.batch.ID
+	wall := &clock{t: testNow}
+	s.WallClock = mes.NewWallClock(wall.Now)
+	s.LineClock = mes.NewLineClock(testNow, 3600, s.WallClock)
+	codes := map[int]int{}
+	for range 30 { // 30 wrong passwords in 8 real seconds: 8 line hours
+		wall.Add(8 * time.Second / 30)
+		codes[do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"password":"wrong password!","meaning":"reviewed"}`, bearer(f.qa)...).Code]++
+	}
+	assert.Equal(t, DefaultLoginAttempts, codes[http.StatusUnauthorized])
+	assert.Equal(t, 30-DefaultLoginAttempts, codes[http.StatusTooManyRequests])
+}

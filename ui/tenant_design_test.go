@@ -28,7 +28,7 @@ func runDesign(t *testing.T, p *portal) {
 	require.Equal(t, mes.BookingQuoted, b.State, b.QuoteError)
 	requireStatus(t, http.StatusOK, p.as(t, p.acme, http.MethodPost, "/api/v1/bookings/"+b.ID+"/accept", "").ResponseRecorder)
 	requireStatus(t, http.StatusOK, p.as(t, p.engineer, http.MethodPost, "/api/v1/bookings/"+b.ID+"/confirm", "").ResponseRecorder)
-	sched := &booking.Scheduler{Bookings: p.bookings, Batches: p.batches, Products: p.s.Products, AutoRelease: true, Now: p.clock.Now}
+	sched := &booking.Scheduler{Bookings: p.bookings, Batches: p.batches, Products: p.s.Products, AutoRelease: true, Clock: mes.LineClockFrom(p.clock.Now)}
 	p.clock.Add(b.Quote.Start.Sub(p.clock.Now()))
 	require.NoError(t, sched.Tick(context.Background()))
 	stored, err := p.s.Products.FindProduct(context.Background(), designISO)

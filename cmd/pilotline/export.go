@@ -110,7 +110,15 @@ func (m *ExportMain) fromFile(ctx context.Context, w io.Writer) error {
 	if m.Format == "csv" || m.Format == "measurements" {
 		src.Audit = nil // bur rows only: constant memory (see ui.TraceFormat)
 	}
-	rec, burs, err := src.TraceRecord(ctx, m.Batch, time.Local, time.Now().UTC())
+	// Offline, the record is as of the line time the store last reached.
+	asOf, err := db.LineTime(ctx)
+	if err != nil {
+		return err
+	}
+	if asOf.IsZero() {
+		asOf = mes.WallClock{}.Now()
+	}
+	rec, burs, err := src.TraceRecord(ctx, m.Batch, time.Local, asOf.UTC())
 	if err != nil {
 		return err
 	}

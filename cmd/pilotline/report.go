@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mes/bolt"
@@ -110,7 +109,15 @@ func (m *ReportMain) fromFile(ctx context.Context, w io.Writer) error {
 			return kpi.Compute(ctx, kpi.Input{Line: line, Events: events, Batches: demand}, q)
 		},
 	}
-	r, err := src.Report(ctx, b, m.Volume, time.Now().UTC())
+	// Offline, the report is as of the line time the store last reached.
+	asOf, err := db.LineTime(ctx)
+	if err != nil {
+		return err
+	}
+	if asOf.IsZero() {
+		asOf = mes.WallClock{}.Now()
+	}
+	r, err := src.Report(ctx, b, m.Volume, asOf.UTC())
 	if err != nil {
 		return err
 	}

@@ -250,9 +250,9 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.http.QA = ui.QA{NCs: ncs, Signatures: sigs, Signer: sigs, Burs: m.burs, Location: time.Local}
 	bookings, calendar := bolt.NewBookingService(db), bolt.NewCalendarService(db, line)
 	m.http.Portal = ui.Portal{Bookings: bookings, Calendar: calendar, Notifications: bookings, LockOut: m.LockOut,
-		Quoter: &booking.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches, Now: clock.Now}}
+		Quoter: &booking.Quoter{Line: line, Products: m.products, Calendar: calendar, Events: m.events, Batches: m.batches, Clock: clock}}
 	scheduler := &booking.Scheduler{Bookings: bookings, Batches: m.batches, Products: m.products,
-		Logger: m.logger.With("component", "bookings"), LockOut: m.LockOut, AutoRelease: m.AutoRelease, Now: clock.Now}
+		Logger: m.logger.With("component", "bookings"), LockOut: m.LockOut, AutoRelease: m.AutoRelease, Clock: clock}
 	if err := m.http.Open(); err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (m *ServeMain) connected() (ok, total int) {
 func (m *ServeMain) dispatcherFor(line *mes.LineConfig) *mes.Dispatcher {
 	// The SPC monitor sees every measurement the dispatcher records: a rule
 	// violation opens a suspect-bur NC and, for AutoHold products, holds the batch.
-	spc := &quality.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc")}
+	spc := &quality.SPCMonitor{Batches: m.batches, Products: m.products, Burs: m.burs, NCs: m.ncs, Log: m.logger.With("component", "spc"), Clock: m.clock}
 	m.dispatcher = &mes.Dispatcher{Line: line, Burs: spc.Wrap(m.burs), Batches: m.batches, Products: m.products, Logger: m.logger.With("component", "dispatch"),
 		Clock: m.clock, Wall: m.wall}
 	return m.dispatcher

@@ -25,9 +25,12 @@ var _ mes.AuditService = (*AuditService)(nil)
 // NewAuditService returns the audit trail on db.
 func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 
-// AppendAudit implements mes.AuditService. A zero Time is set to now.
+// AppendAudit implements mes.AuditService. A zero Time is set to now on
+// the entry's time base (mes.AuditEntry.TimeBase).
 func (s *AuditService) AppendAudit(ctx context.Context, e mes.AuditEntry) (mes.AuditEntry, error) {
-	if e.Time.IsZero() {
+	if e.Time.IsZero() && e.TimeBase() == mes.WallTime {
+		e.Time = s.db.wallNow()
+	} else if e.Time.IsZero() {
 		e.Time = s.db.lineNow()
 	}
 	var out mes.AuditEntry
@@ -53,6 +56,17 @@ func (s *AuditService) AppendAudit(ctx context.Context, e mes.AuditEntry) (mes.A
 // same batch entry.
 func appendAuditTx(tx *bbolt.Tx, e mes.AuditEntry) (mes.AuditEntry, error) {
 	e.Time = e.Time.UTC()
+	// Each time base's entries are in time order along the chain: an entry
+	// is not stamped before the last one of its base (the record it is
+	// about keeps its own time in New).
+	lastKey := auditLastKey(e.TimeBase())
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(lastKey); len(v) == 8 {
+		e.Time = mes.Later(e.Time, getT64(v))
+	}
+	if err := meta.Put(lastKey, t64(e.Time)); err != nil {
+		return mes.AuditEntry{}, err
+	}
 	head, err := auditHead(tx)
 	if err != nil {
 		return mes.AuditEntry{}, err
@@ -89,6 +103,9 @@ func appendAuditTx(tx *bbolt.Tx, e mes.AuditEntry) (mes.AuditEntry, error) {
 	}
 	return out, putJSON(tx.Bucket(bucketMeta), keyAuditHead, out.Head())
 }
+
+// auditLastKey is the meta key of the time of the last entry on base.
+func auditLastKey(base mes.TimeBase) []byte { return append([]byte(keyAuditLastPrefix), base...) }
 
 func auditHead(tx *bbolt.Tx) (mes.ChainHead, error) {
 	var h mes.ChainHead

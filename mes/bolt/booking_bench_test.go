@@ -52,7 +52,7 @@ func BenchmarkQuote(b *testing.B) {
 	n, last := fillCalendar(b, cal, t0)
 	b.Logf("calendar: %d reservations from %s to %s", n, t0.Format(time.DateOnly), last.Format(time.DateOnly))
 
-	q := &booking.Quoter{Line: line, Products: products, Calendar: cal, Events: bolt.NewEventStore(db), Location: time.UTC, Now: clk.Now}
+	q := &booking.Quoter{Line: line, Products: products, Calendar: cal, Events: bolt.NewEventStore(db), Location: time.UTC, Clock: mes.LineClockFrom(clk.Now)}
 	booking := &mes.Booking{Org: "acme", RequestedBy: "ana", Product: line.Products[0].ISO, Quantity: 1000,
 		QA: mes.QARequirements{Sampling: mes.Sampling{Mode: mes.SamplingAll}}, EarliestStart: t0, Deadline: t0.Add(3 * 365 * 24 * time.Hour)}
 	ctx := context.Background()

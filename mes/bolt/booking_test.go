@@ -137,7 +137,7 @@ func TestBookingScheduler(t *testing.T) {
 			bk := bolt.NewBookingService(s.db)
 			ctx := context.Background()
 			sched := &booking.Scheduler{Bookings: bk, Batches: s.batches, Products: s.products, AutoRelease: auto,
-				LockOut: 24 * time.Hour, Now: s.clock.Now}
+				LockOut: 24 * time.Hour, Clock: mes.LineClockFrom(s.clock.Now)}
 
 			// A new bur type: its product is created with the batch.
 			spec := s.product

@@ -64,3 +64,38 @@ func TestLineClock_RestartDoesNotGoBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, again.Before(reserved))
 }
+
+// TestAudit_InTimeOrderPerTimeBase: along the chain, each time base's
+// entries never go back in time, whatever time a caller stamped; the two
+// bases are independent.
+func TestAudit_InTimeOrderPerTimeBase(t *testing.T) {
+	ctx := context.Background()
+	db, _ := MustOpenDB(t, bolt.Options{})
+	a := bolt.NewAuditService(db)
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC) // line time, days ahead of the wall clock
+	w0 := time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC)
+	batchEntry := func(at time.Time) mes.AuditEntry {
+		return mes.AuditEntry{Time: at, Actor: "system", Action: mes.AuditCreate, ObjectType: mes.AuditObjectBatch,
+			ObjectID: "B000001", Batch: "B000001", New: []byte(`{"state":"planned"}`)}
+	}
+	login := func(at time.Time) mes.AuditEntry {
+		return mes.AuditEntry{Time: at, Actor: "li.wei", Action: mes.AuditLogin, ObjectType: mes.AuditObjectUser, ObjectID: "li.wei"}
+	}
+	var got []mes.AuditEntry
+	for _, e := range []mes.AuditEntry{batchEntry(t0), login(w0), batchEntry(t0.Add(-time.Hour)), login(w0.Add(-time.Minute)), batchEntry(t0.Add(time.Minute))} {
+		out, err := a.AppendAudit(ctx, e)
+		require.NoError(t, err)
+		got = append(got, out)
+	}
+	assert.Equal(t, []time.Time{t0, w0, t0, w0, t0.Add(time.Minute)},
+		[]time.Time{got[0].Time, got[1].Time, got[2].Time, got[3].Time, got[4].Time})
+	assert.Equal(t, mes.LineTime, got[0].TimeBase())
+	assert.Equal(t, mes.WallTime, got[1].TimeBase())
+	var entries []mes.AuditEntry
+	for e, err := range a.AuditEntries(ctx, mes.AuditFilter{}) {
+		require.NoError(t, err)
+		entries = append(entries, e)
+	}
+	_, err := mes.VerifyChain(mes.AuditEntries(entries))
+	require.NoError(t, err, "the chain verifies")
+}

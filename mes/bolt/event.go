@@ -115,13 +115,17 @@ type eventWriter struct {
 	done   chan struct{}
 }
 
+// hostClock paces the group commit in real time, whatever clock the store
+// stamps records with (a test's fake wall clock must not stall commits).
+var hostClock mes.WallClock
+
 func newEventWriter(db *DB) *eventWriter {
 	return &eventWriter{db: db, maxBatch: db.opts.MaxBatch, maxBytes: db.opts.MaxBatchBytes, maxDelay: db.opts.MaxDelay,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (w *eventWriter) publish(ctx context.Context, recs []eventRec, bytes int) error {
-	req := &publishReq{recs: recs, bytes: bytes, queued: time.Now(), done: make(chan error, 1)}
+	req := &publishReq{recs: recs, bytes: bytes, queued: hostClock.Now(), done: make(chan error, 1)}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -186,7 +190,7 @@ func (w *eventWriter) run() {
 			if lastAck.After(deadline) {
 				deadline = lastAck
 			}
-			wait := time.Until(deadline.Add(w.maxDelay))
+			wait := hostClock.Until(deadline.Add(w.maxDelay))
 			if w.n < w.maxBatch && w.bytes < w.maxBytes && len(w.queue) < max(recent[0], recent[1], recent[2], recent[3]) && wait > 0 && !w.closed {
 				w.mu.Unlock()
 				timer.Reset(wait)
@@ -205,7 +209,7 @@ func (w *eventWriter) run() {
 			}
 			copy(recent[1:], recent[:3])
 			recent[0] = len(batch)
-			lastAck = time.Now()
+			lastAck = hostClock.Now()
 		}
 	}
 }

@@ -39,6 +39,7 @@ import (
 //	audit_by_batch     batch \x00 u64 audit seq               hash of that entry (the batch chain's links)
 //	meta               "audit_head"                          mes.ChainHead of the audit trail
 //	meta               "line_time"                           i64 UnixNano line time reserved by the line clock
+//	meta               "audit_last_line", "audit_last_wall"  i64 UnixNano time of the trail's last entry on that time base
 //	meta               "bur_migration"                       serial the bur rewrite of schema 5 resumes at (only while it runs)
 //	bookings           u64 booking seq (id "BK" + 6 digits)  mes.Booking
 //	reservations       u64 reservation seq (id "R" + 6 dig.) mes.Reservation
@@ -116,6 +117,9 @@ var (
 	// keyLineTime holds the line time the line clock has reserved (see
 	// mes.LineClock): a restart continues line time from it.
 	keyLineTime = []byte("line_time")
+	// keyAuditLastPrefix + time base holds the time of the audit trail's
+	// last entry on that base.
+	keyAuditLastPrefix = "audit_last_"
 	// keyBurMigration is present while burs remain to be rewritten in the
 	// binary encoding (see migrateBurs).
 	keyBurMigration = []byte("bur_migration")

@@ -44,8 +44,10 @@ type Quoter struct {
 	// reads a week of events, and the line's recent performance does not
 	// change between two quotes a minute apart. Default DefaultBasisTTL.
 	BasisTTL time.Duration
-	Location *time.Location   // shift calendar zone; nil means time.Local
-	Now      func() time.Time // nil means time.Now
+	Location *time.Location // shift calendar zone; nil means time.Local
+	// Clock is line time: a quote is made, and expires, on the line's
+	// clock, like the booking it prices. Nil: the host's clock.
+	Clock *mes.LineClock
 
 	mu      sync.Mutex
 	basis   *lineBasis
@@ -65,12 +67,7 @@ type lineBasis struct {
 	cycleS       map[string]float64 // group → measured mean cycle time of its operation
 }
 
-func (q *Quoter) now() time.Time {
-	if q.Now != nil {
-		return q.Now()
-	}
-	return time.Now()
-}
+func (q *Quoter) now() time.Time { return q.Clock.Now() }
 
 func orDefault[T comparable](v, def T) T {
 	var zero T

@@ -73,7 +73,7 @@ func TestQuoteNominal(t *testing.T) {
 	line := lineForTest(t)
 	now := bookingT0.Add(-time.Hour)
 	cal := &memCalendar{busy: []mes.Interval{{Start: hours(0), End: hours(30)}}}
-	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Now: func() time.Time { return now }}
+	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Clock: mes.LineClockFrom(func() time.Time { return now })}
 	b := validBooking()
 
 	got, err := q.Quote(context.Background(), b)
@@ -104,7 +104,7 @@ func TestQuoteNominal(t *testing.T) {
 func TestQuoteNoWindow(t *testing.T) {
 	line := lineForTest(t)
 	cal := &memCalendar{busy: []mes.Interval{{Start: hours(0), End: hours(24 * 29)}}}
-	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Now: func() time.Time { return bookingT0 }}
+	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: cal, Clock: mes.LineClockFrom(func() time.Time { return bookingT0 })}
 	_, err := q.Quote(context.Background(), validBooking())
 	assert.Equal(t, mes.ECONFLICT, mes.ErrorCode(err))
 	assert.Contains(t, mes.ErrorMessage(err), "no free window")
@@ -125,7 +125,7 @@ func TestQuoteMeasured(t *testing.T) {
 	line, store := kpitest.Month(t)
 	now := time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
 	q := &Quoter{Line: line, Products: memProducts{line}, Calendar: &memCalendar{}, Events: store,
-		Location: time.UTC, Now: func() time.Time { return now }}
+		Location: time.UTC, Clock: mes.LineClockFrom(func() time.Time { return now })}
 	b := validBooking()
 	b.EarliestStart, b.Deadline = now, now.Add(60*24*time.Hour)
 
@@ -140,7 +140,7 @@ func TestQuoteMeasured(t *testing.T) {
 	assert.NotEqual(t, 162.0, got.BottleneckS, "measured cycle times, not the ideal ones")
 	assert.InDelta(t, max(got.BottleneckS/(got.Availability*got.Quality), got.MeasuredTaktS), got.IntervalS, 1e-9)
 
-	nominal, err := (&Quoter{Line: line, Products: memProducts{line}, Calendar: &memCalendar{}, Now: q.Now}).Quote(context.Background(), b)
+	nominal, err := (&Quoter{Line: line, Products: memProducts{line}, Calendar: &memCalendar{}, Clock: q.Clock}).Quote(context.Background(), b)
 	require.NoError(t, err)
 	assert.NotEqual(t, nominal.IntervalS, got.IntervalS, "history changes the quote")
 

@@ -38,7 +38,9 @@ type Scheduler struct {
 	// AutoRelease releases a run's batch to the line when its window
 	// starts; false leaves the planned batch for an engineer to release.
 	AutoRelease bool
-	Now         func() time.Time // nil means time.Now
+	// Clock is line time, the time base of bookings and batches. Nil: the
+	// host's clock.
+	Clock *mes.LineClock
 }
 
 // Run makes a pass every Interval until ctx is done, and returns nil then.
@@ -68,11 +70,7 @@ func (s *Scheduler) logger() *slog.Logger {
 // Tick makes one pass over the open bookings. It returns the first error
 // but still tries every booking.
 func (s *Scheduler) Tick(ctx context.Context) error {
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
-	now = now.UTC()
+	now := s.Clock.Now().UTC()
 	bs, err := s.Bookings.ListBookings(ctx, mes.BookingFilter{States: []mes.BookingState{
 		mes.BookingQuoted, mes.BookingAccepted, mes.BookingConfirmed, mes.BookingScheduled, mes.BookingRunning}})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/pilotline/pilotline/mes"
 )
@@ -23,6 +22,9 @@ type SPCMonitor struct {
 	NCs      mes.NCService
 	Log      *slog.Logger
 	Baseline int // zero: DefaultSPCBaseline
+	// Clock stamps an NC whose measurement carries no time, on line time.
+	// Nil: the host's clock.
+	Clock *mes.LineClock
 
 	mu     sync.Mutex
 	series map[string]*series // batch \x00 characteristic
@@ -179,7 +181,7 @@ func (s *series) add(pt mes.SPCPoint, baseline int, ch string, rules []mes.SPCRu
 func (m *SPCMonitor) raise(ctx context.Context, p *mes.Product, b *mes.Bur, a SPCAlert) error {
 	at := b.Measurement.Time
 	if at.IsZero() {
-		at = time.Now()
+		at = m.Clock.Now()
 	}
 	m.log().Warn("spc rule violated", "batch", b.Batch, "serial", b.Serial, "alert", a.String())
 	if m.NCs != nil {

@@ -17,10 +17,15 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
+	"github.com/pilotline/pilotline/mes"
 	"github.com/pilotline/pilotline/mqtt"
 )
 
 // Timeouts and bounds of the view.
+// wall is the host's clock: the view's own clock, client ids and the
+// viewers' network deadlines.
+var wall mes.WallClock
+
 const (
 	// Coalesce is the least time between two pushes of the cards.
 	Coalesce = 100 * time.Millisecond
@@ -78,10 +83,10 @@ func New(o Options) (*View, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = wall.Now
 	}
 	if o.ClientID == "" {
-		o.ClientID = fmt.Sprintf("pilotline-plant-%d", time.Now().UnixNano()%1_000_000)
+		o.ClientID = fmt.Sprintf("pilotline-plant-%d", wall.Now().UnixNano()%1_000_000)
 	}
 	v := &View{opts: o, model: NewModel(), log: o.Logger, now: o.Now,
 		changed: make(chan struct{}, 1), clients: map[*wsClient]struct{}{}}
@@ -222,8 +227,8 @@ func (v *View) serveWS(w http.ResponseWriter, r *http.Request) {
 	go v.writer(c)
 	// The reader only notices the close and answers pings.
 	conn.SetReadLimit(512)
-	conn.SetReadDeadline(time.Now().Add(pongWait))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	conn.SetReadDeadline(wall.Now().Add(pongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(wall.Now().Add(pongWait)) })
 	for {
 		if _, _, err := conn.ReadMessage(); err != nil {
 			break
@@ -243,7 +248,7 @@ func (v *View) writer(c *wsClient) {
 	for {
 		select {
 		case b, ok := <-c.send:
-			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			c.conn.SetWriteDeadline(wall.Now().Add(writeWait))
 			if !ok {
 				c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
 				return
@@ -252,7 +257,7 @@ func (v *View) writer(c *wsClient) {
 				return
 			}
 		case <-ping.C:
-			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			c.conn.SetWriteDeadline(wall.Now().Add(writeWait))
 			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
 				return
 			}

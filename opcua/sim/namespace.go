@@ -1,11 +1,15 @@
 package sim
 
 import (
-	"time"
-
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
+
+	"github.com/pilotline/pilotline/mes"
 )
+
+// wall is the host's clock, for the OPC UA servers' own timestamps and the
+// pacing of their answers.
+var wall mes.WallClock
 
 // nsView serves one namespace of an endpoint's space to gopcua. gopcua uses
 // it for monitored items (initial values, Attribute) and when its own
@@ -63,7 +67,7 @@ func badValue(code ua.StatusCode) *ua.DataValue {
 	return &ua.DataValue{
 		EncodingMask:    ua.DataValueStatusCode | ua.DataValueServerTimestamp,
 		Status:          code,
-		ServerTimestamp: time.Now(),
+		ServerTimestamp: wall.Now(),
 	}
 }
 

@@ -50,7 +50,7 @@ func (e *endpoint) register(srv *server.Server) {
 	// own, so that the server's one serving goroutine never waits.
 	srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary, func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
 		go func() {
-			time.Sleep(e.line.afterTick(time.Now()))
+			time.Sleep(e.line.afterTick(wall.Now()))
 			resp, err := srv.SubscriptionService.CreateSubscription(sc, r, reqID)
 			if err != nil {
 				resp = fault(r, ua.StatusBadInternalError)
@@ -95,7 +95,7 @@ func header(r ua.Request, code ua.StatusCode) *ua.ResponseHeader {
 		handle = h.RequestHandle
 	}
 	return &ua.ResponseHeader{
-		Timestamp:          time.Now(),
+		Timestamp:          wall.Now(),
 		RequestHandle:      handle,
 		ServiceResult:      code,
 		ServiceDiagnostics: &ua.DiagnosticInfo{},
