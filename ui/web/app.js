@@ -2,8 +2,9 @@
 // grinder panel, all fed by the /ws/twin stream. Built from DOM nodes with
 // textContent only: ids, serials and alarm texts are never parsed as markup.
 import { connect } from "./stream.js";
-import { t, stateLabel, name, parseTime, isoDateTime, isoTime, pct, getLang, setLang, other, applyLabels } from "./lib/i18n.js";
+import { t, stateLabel, label, name, parseTime, isoDateTime, isoTime, pct, getLang, setLang, other, applyLabels } from "./lib/i18n.js";
 import { el, svg, $, $$ } from "./lib/dom.js";
+import { api, keepCSRF, signOut, signInURL } from "./lib/api.js";
 
 // Floor geometry, in SVG units (viewBox 1290 × 1010).
 const TILE_W = 200, TILE_H = 128, COL_PITCH = 220, X0 = 170, Y0 = 14, ROW_PITCH = 176, RING_R = 30;
@@ -36,6 +37,13 @@ const ICON = {
 const LEGEND = ["grinding", "idle", "loading", "unloading", "dressing", "tool_change", "alarm", "starved", "blocked", "maintenance", "comm_lost", "offline"];
 
 const color = (s) => STATE_COLOR[s] || "#8A939C";
+
+// ?kiosk=1 is the big screen read from across the shop floor: state text
+// large, the alarm banner's space always reserved, nothing to click.
+const params = new URLSearchParams(location.search);
+const KIOSK = params.get("kiosk") === "1";
+// Where a tile's state text fits, in SVG units.
+const ST = KIOSK ? { x: 12, y: 114, w: TILE_W - 20 } : { x: 88, y: 72, w: TILE_W - 96 };
 
 let S = null; // current snapshot
 let online = false;
@@ -116,7 +124,7 @@ function buildTile(g) {
     hatch: svg("rect", { width: TILE_W, height: TILE_H, rx: 12, fill: "url(#hatch)", "stroke-width": 3 }),
     ring: svg("circle", { class: "ring", cx: 44, cy: 52, r: RING_R, "stroke-dasharray": RING_C, transform: "rotate(-90 44 52)" }),
     icon: svg("g"),
-    st: svg("text", { class: "st", x: 88, y: 72 }),
+    st: svg("text", { class: "st", x: ST.x, y: ST.y }),
     alarm: svg("g", { transform: `translate(${TILE_W - 34},10)` }, icon("alarm", 0, 0, 24)),
     line1: svg("text", { x: 12, y: 102 }),
     meta: svg("text", { class: "meta", x: 12, y: 121 }),
@@ -146,7 +154,16 @@ function renderTile(g) {
     p.icon.dataset.state = g.state;
   }
   p.st.setAttribute("fill", lost ? "#c9d1d9" : c);
-  p.st.textContent = stateLabel(g.state) + (g.state === "grinding" ? ` ${Math.round(g.progress * 100)}%` : "");
+  const st = stateLabel(g.state) + (g.state === "grinding" ? ` ${Math.round(g.progress * 100)}%` : "");
+  if (p.st.textContent !== st) {
+    p.st.textContent = st;
+    // A long label in a large font is narrowed to the tile rather than run over it.
+    p.st.removeAttribute("textLength");
+    if (p.st.getComputedTextLength() > ST.w) {
+      p.st.setAttribute("textLength", ST.w);
+      p.st.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
+  }
   p.alarm.setAttribute("visibility", (g.alarms || []).length ? "visible" : "hidden");
   if (lost) {
     const since = parseTime(g.last_data);
@@ -274,6 +291,11 @@ function activeAlarms() {
 
 const alarmText = (a) => (getLang() === "zh" && a.text_zh ? a.text_zh : a.text);
 
+// kioskPanel keeps the kiosk's panel below the banner, never over it.
+function kioskPanel() {
+  if (KIOSK) document.body.style.setProperty("--kiosk-top", `${Math.ceil($("#banner").getBoundingClientRect().bottom)}px`);
+}
+
 function renderBanner() {
   const b = $("#banner");
   if (!online) {
@@ -285,7 +307,14 @@ function renderBanner() {
   const all = activeAlarms();
   const open = all.filter((x) => !acked.has(`${x.m}:${x.a.seq}`));
   b.className = "banner";
-  if (!all.length) { b.hidden = true; b.replaceChildren(); return; }
+  if (!all.length) {
+    // The kiosk keeps the banner's space, so nothing moves when alarms come and go.
+    b.hidden = !KIOSK;
+    b.className = "banner quiet";
+    b.replaceChildren(KIOSK ? el("div", { class: "alarm", text: t("twin.noAlarmsActive") }) : "");
+    return;
+  }
+  kioskPanel();
   b.hidden = false;
   const rows = open.slice(0, 3).map((x) => el("div", { class: "alarm" },
     iconSVG("alarm", 22), el("b", { text: x.m }), el("span", { text: `${x.a.code} ${alarmText(x.a)}` }),
@@ -299,6 +328,7 @@ function renderBanner() {
   const n = all.length - open.length;
   if (n) rows.push(el("div", { class: "acked", text: t("twin.acked", { n }) }));
   b.replaceChildren(...rows);
+  kioskPanel();
 }
 
 // ---------- timeline (Gantt) ----------
@@ -406,7 +436,7 @@ function renderPanel() {
       el("span", { class: "since", text: t("twin.stateSince", { t: isoDateTime(parseTime(g.since)) }) })),
     el("dl", {},
       dd("twin.group", `${name(grp)} (${g.group})`), dd("twin.model", g.model), dd("twin.position", t("twin.rowCol", { r: g.row, c: g.col })),
-      dd("twin.mode", g.mode || "—"), dd("twin.program", `${g.program || "—"} ${g.program_version ? "v" + g.program_version : ""}`),
+      dd("twin.mode", g.mode ? label("mode.", g.mode) : "—"), dd("twin.program", `${g.program || "—"} ${g.program_version ? "v" + g.program_version : ""}`),
       dd("twin.serial", el("b", { text: g.serial || "—" })),
       dd("twin.spindle", `${g.spindle_rpm.toFixed(0)} ${t("twin.rpm")} · ${g.spindle_load_pct.toFixed(1)} %`),
       dd("twin.wheel", `${g.wheel_id || "—"} · ⌀ ${g.wheel_diameter_mm.toFixed(3)} mm · ${t("twin.wear")} ${g.wheel_wear_um.toFixed(1)} µm · ${t("twin.dress")} ${g.dress_count}`),
@@ -476,6 +506,7 @@ function renderAll() {
   applyLabels();
   $("#lang").textContent = t("toggle");
   $("#panel-close").setAttribute("aria-label", t("twin.close"));
+  renderWho();
   if (!S) return;
   buildFloor();
   renderHeader();
@@ -520,14 +551,41 @@ function onDelta(s, d, changed) {
   if (!ganttDue) { ganttDue = true; setTimeout(() => { ganttDue = false; renderGantt(); }, 1000); }
 }
 
+// The signed-in user (null for an anonymous andon view, undefined until known).
+let viewer;
+
+// showWho asks who is signed in; renderWho names them and offers sign-out,
+// or offers sign-in to an anonymous view.
+async function showWho() {
+  if (KIOSK) return;
+  try {
+    const info = await api("GET", "/me", undefined, { stay: true });
+    keepCSRF(info.csrf_token);
+    viewer = info.user;
+  } catch (_) {
+    viewer = null;
+  }
+  renderWho();
+}
+
+function renderWho() {
+  if (viewer === undefined) return;
+  $("#who").textContent = viewer ? `${viewer.name || viewer.id} (${viewer.id})` : t("twin.anonymous");
+  $("#logout").hidden = !viewer;
+  $("#signin").hidden = !!viewer;
+  $("#signin").href = signInURL();
+}
+
+document.body.classList.toggle("kiosk", KIOSK);
 setLang(getLang());
 renderAll();
+showWho();
+$("#logout").addEventListener("click", signOut);
 $("#lang").addEventListener("click", () => { setLang(other()); renderAll(); setStatus(online ? "live" : "reconnecting", lostSince); });
 $("#panel-close").addEventListener("click", closePanel);
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePanel(); });
-window.addEventListener("resize", () => S && renderGantt());
+window.addEventListener("resize", () => { kioskPanel(); if (S) renderGantt(); });
 setStatus("connecting", null);
-const params = new URLSearchParams(location.search);
 const q = ["batch", "grinders"].filter((k) => params.get(k)).map((k) => `${k}=${encodeURIComponent(params.get(k))}`).join("&");
 connect(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/twin${q ? "?" + q : ""}`, {
   snapshot: onSnapshot, delta: onDelta, status: setStatus,
