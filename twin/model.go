@@ -39,7 +39,9 @@ type Model struct {
 	timeline map[string][]Span
 	spans    []Span // spans opened since the views last took them
 
-	day       int // local day (YYYYDDD) of "today"
+	day       int    // local day (YYYYDDD) of "today" while no MES period is set
+	period    Period // what the day's counts count from
+	mesPeriod bool   // the MES set period; it, not the calendar, resets the counts
 	energyDay float64
 	delivered int
 	taktLast  []float64
@@ -161,8 +163,10 @@ func (m *Model) Apply(ev mes.MachineEvent) {
 	}
 }
 
+// rollDay starts a new local day's counts at midnight, unless the MES set
+// the period (then SetProduction starts new counts when the period changes).
 func (m *Model) rollDay(t time.Time) {
-	if t.IsZero() {
+	if t.IsZero() || m.mesPeriod {
 		return
 	}
 	lt := t.In(m.loc)
@@ -171,14 +175,20 @@ func (m *Model) rollDay(t time.Time) {
 		return
 	}
 	if m.day != 0 {
-		for _, g := range m.grinders {
-			g.Today = 0
-		}
-		m.insp.Passed, m.insp.Failed = 0, 0
-		m.energyDay, m.delivered = 0, 0
-		m.version++
+		m.resetCounts()
 	}
 	m.day = d
+	m.period = Period{Kind: PeriodDay, From: time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, m.loc)}
+}
+
+// resetCounts zeroes every count of the period.
+func (m *Model) resetCounts() {
+	for _, g := range m.grinders {
+		g.Today = 0
+	}
+	m.insp.Passed, m.insp.Failed = 0, 0
+	m.energyDay, m.delivered = 0, 0
+	m.version++
 }
 
 // setGrinderState records a state change and opens a timeline span for it.
@@ -344,7 +354,11 @@ func (m *Model) foldCycle(g *Grinder, c *mes.Cycle) bool {
 	return true
 }
 
+// sameDay reports whether line time t falls in the period the counts count.
 func (m *Model) sameDay(t time.Time) bool {
+	if m.mesPeriod {
+		return !t.Before(m.period.From)
+	}
 	lt := t.In(m.loc)
 	return lt.Year()*1000+lt.YearDay() == m.day
 }
@@ -567,6 +581,12 @@ func (m *Model) SetProduction(p Production) {
 		o := *p.OEE
 		p.OEE = &o
 	}
+	if !p.Period.From.IsZero() && (!m.mesPeriod || !p.Period.From.Equal(m.period.From)) {
+		// A new shift (or the first word from the MES): the counts start again,
+		// so the tiles count the same period as the header.
+		m.mesPeriod, m.period = true, p.Period
+		m.resetCounts()
+	}
 	m.prod = p
 	m.version++
 }
@@ -579,6 +599,7 @@ func (m *Model) Version() uint64 { return m.version }
 func (m *Model) production() Production {
 	p := m.prod
 	p.Grinders = nil
+	p.Period = m.period
 	if p.Takt.TargetS == 0 && p.Takt.Source != "no_demand" && p.Takt.Source != "overdue" {
 		p.Takt.TargetS, p.Takt.Source = m.line.TaktS, "config"
 	}

@@ -3,6 +3,7 @@ package twin
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -384,4 +385,40 @@ func TestFilter_Batch(t *testing.T) {
 	assert.Empty(t, s.Robots[0].Bur)
 	require.Len(t, s.Production.Batches, 1)
 	assert.Equal(t, "B000001", s.Production.Batches[0].ID)
+}
+
+// TestModel_PeriodFromMES: once the MES names the period (a shift), the
+// grinders' counts count that period, like the header's, and start again
+// when the next shift begins; without the MES the period is the local day.
+func TestModel_PeriodFromMES(t *testing.T) {
+	m := NewModel(MustLoadLine(t))
+	job := func(seq uint64, end time.Time) mes.MachineEvent {
+		return mes.MachineEvent{Machine: "G02", Kind: mes.EventCycle, SourceTime: end,
+			Cycle: &mes.Cycle{Seq: seq, Serial: fmt.Sprintf("B1-%05d", seq), Start: end.Add(-3 * time.Minute), End: end}}
+	}
+	m.Apply(job(1, at(60)))
+	s := m.Snapshot()
+	assert.Equal(t, PeriodDay, s.Production.Period.Kind, "no MES: the local day")
+	y, mo, d := t0.Date()
+	assert.Equal(t, time.Date(y, mo, d, 0, 0, 0, 0, time.Local), s.Production.Period.From)
+	assert.Equal(t, 1, grinder(t, s, "G02").Today)
+
+	early := Period{Kind: PeriodShift, Name: "Early", From: at(120)}
+	m.SetProduction(Production{Period: early, BursToday: 0})
+	m.Apply(job(2, at(100))) // ended before the shift began
+	m.Apply(job(3, at(300)))
+	s = m.Snapshot()
+	assert.Equal(t, early, s.Production.Period)
+	assert.Equal(t, 1, grinder(t, s, "G02").Today, "only the job of this shift")
+
+	m.SetProduction(Production{Period: early, BursToday: 1}) // the same shift again: counts stay
+	assert.Equal(t, 1, grinder(t, m.Snapshot(), "G02").Today)
+
+	late := Period{Kind: PeriodShift, Name: "Late", From: at(600)}
+	m.SetProduction(Production{Period: late})
+	assert.Equal(t, 0, grinder(t, m.Snapshot(), "G02").Today, "a new shift starts at zero")
+	m.Apply(job(4, at(700)))
+	s = m.Snapshot()
+	assert.Equal(t, 1, grinder(t, s, "G02").Today)
+	assert.Equal(t, "Late", s.Production.Period.Name)
 }

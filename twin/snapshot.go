@@ -168,6 +168,9 @@ type Output struct {
 // (takt from output tray arrivals, burs today from the tray, energy per bur
 // from the grinders' cycles).
 type Production struct {
+	// Period is what "today" means for BursToday, GoodToday, the OEE
+	// figures and every grinder's Today: the MES's shift, or the local day.
+	Period          Period          `json:"period"`
 	Takt            Takt            `json:"takt"`
 	BursToday       int             `json:"burs_today"`
 	GoodToday       int             `json:"good_today"`
@@ -176,6 +179,19 @@ type Production struct {
 	OEE             *OEE            `json:"oee"`                // whole line, nil until known
 	Grinders        map[string]OEE  `json:"grinders,omitempty"` // per grinder; moved onto Grinder.OEE in snapshots
 	Batches         []BatchProgress `json:"batches"`            // running (and held) batches
+}
+
+// Period kinds.
+const (
+	PeriodShift = "shift" // a configured shift, named
+	PeriodDay   = "day"   // the local calendar day
+)
+
+// Period is a stretch of line time that counts start from.
+type Period struct {
+	Kind string    `json:"kind"`           // PeriodShift or PeriodDay
+	Name string    `json:"name,omitempty"` // the shift's name
+	From time.Time `json:"from"`
 }
 
 // Takt is the line's pace: the target and where it comes from (the KPI

@@ -41,7 +41,9 @@ func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *live
 	hub := twin.NewHub(line, twin.HubOptions{Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &liveLine{hub: hub, cancel: cancel, done: make(chan struct{})}
-	gen := twintest.NewGenerator(line, seed, time.Now().Add(-2*time.Hour))
+	start := time.Now().Add(-2 * time.Hour)
+	gen := twintest.NewGenerator(line, seed, start)
+	shift := twin.Period{Kind: twin.PeriodShift, Name: "A", From: start.Add(time.Hour).Truncate(time.Minute)}
 	gen.AlarmEvery = 6 * time.Hour
 	step := 100 * time.Millisecond
 	gen.SampleEvery = time.Duration(float64(step) * speed)
@@ -63,7 +65,7 @@ func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *live
 			}
 			_ = hub.Publish(ctx, gen.Step(time.Duration(float64(step)*speed))...)
 			if i%10 == 0 {
-				hub.SetProduction(syntheticProduction(hub.Snapshot(), i))
+				hub.SetProduction(syntheticProduction(hub.Snapshot(), i, shift))
 			}
 		}
 	}()
@@ -73,8 +75,9 @@ func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *live
 	return l
 }
 
-// syntheticProduction is what the MES would report for the generated line.
-func syntheticProduction(s twin.Snapshot, i int) twin.Production {
+// syntheticProduction is what the MES would report for the generated line
+// during shift.
+func syntheticProduction(s twin.Snapshot, i int, shift twin.Period) twin.Production {
 	oee := map[string]twin.OEE{}
 	for k, g := range s.Grinders {
 		a := 0.86 + 0.01*float64(k%7)
@@ -82,6 +85,7 @@ func syntheticProduction(s twin.Snapshot, i int) twin.Production {
 	}
 	done := int(s.Output.Count)
 	return twin.Production{
+		Period:    shift,
 		BursToday: done, GoodToday: done - done/100, EnergyPerBurKWh: 2.31, CarbonPerBurKg: 0.527,
 		OEE:      &twin.OEE{Availability: 0.88, Performance: 0.93, Quality: 0.99, OEE: 0.81},
 		Grinders: oee,
@@ -167,7 +171,7 @@ func TestBrowser_TwinLive(t *testing.T) {
 
 	// English is one click away.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#lang`))))
-	waitUntil(t, ctx, "English labels", `document.querySelector('#kpi-burs h2').textContent === 'Burs today'`)
+	waitUntil(t, ctx, "English labels", `document.querySelector('#kpi-burs h2').textContent === 'Burs this shift'`)
 	screenshot(t, ctx, "twin-en.png")
 
 	// Restart the server on the same port: the page marks the data stale,

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -10,13 +11,57 @@ import (
 	"github.com/pilotline/pilotline/ui/uitest"
 )
 
-// TestBrowser_TwinKiosk: ?kiosk=1 on a 1920×1080 screen shows every
-// grinder's state in text at least 24 px high, keeps the alarm banner's
-// space whether or not alarms are active (the floor plan does not move
-// when they come), and the grinder panel leaves the banner visible.
-func TestBrowser_TwinKiosk(t *testing.T) {
+// TestBrowser_Twin checks the twin's views on one live generated line.
+func TestBrowser_Twin(t *testing.T) {
 	ctx := uitest.MustChromium(t)
 	l := startLiveLine(t, "127.0.0.1:0", 60, 7)
+	t.Run("kiosk", func(t *testing.T) { twinKiosk(t, ctx, l) })
+	t.Run("period", func(t *testing.T) { twinPeriod(t, ctx, l) })
+}
+
+// twinPeriod: the header's output, the OEE figures, every tile and the
+// panel count the same period, the MES's shift, and say which.
+func twinPeriod(t *testing.T, ctx context.Context, l *liveLine) {
+	setSize(t, ctx, screenSize{1920, 1080})
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(l.srv.URL())))
+	setLanguage(t, ctx, "zh")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitUntil(t, ctx, "the shift in the header", `document.querySelector('#burs-period') && document.querySelector('#burs-period').textContent.startsWith('A 班')`)
+	text := func(sel string) string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+sel+`').textContent`))
+		require.NoError(t, err)
+		return v
+	}
+	assert.Equal(t, "本班产量", text("#burs-title"))
+	period := text("#burs-period")
+	assert.Regexp(t, `^A 班，(\d\d-\d\d )?\d\d:\d\d 起$`, period)
+	assert.Contains(t, text("#oee-period"), period, "the OEE figure names its window")
+	metas, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#floor .tile .meta')].map((e) => e.textContent)`))
+	require.NoError(t, err)
+	require.Len(t, metas, 25)
+	for _, m := range metas {
+		assert.Regexp(t, `^本班 \d+`, m, "each tile counts the shift")
+	}
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('.tile').dispatchEvent(new MouseEvent('click', {bubbles: true}))`))
+	require.NoError(t, err)
+	waitUntil(t, ctx, "the panel", `!document.querySelector('#panel').hidden`)
+	assert.Contains(t, text("#panel-head"), period, "the grinder's OEE names its window")
+	assert.NotContains(t, text("#panel-head"), "今日")
+	assert.NotContains(t, text("#panel-head"), "Automatic", "the operation mode in Chinese")
+	assert.Contains(t, text("#panel-head"), "自动")
+
+	setLanguage(t, ctx, "en")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitUntil(t, ctx, "English", `document.querySelector('#burs-title').textContent === 'Burs this shift'`)
+	assert.Regexp(t, `^shift A since (\d\d-\d\d )?\d\d:\d\d$`, text("#burs-period"))
+	setLanguage(t, ctx, "zh")
+}
+
+// twinKiosk: ?kiosk=1 on a 1920×1080 screen shows every grinder's state
+// in text at least 24 px high, keeps the alarm banner's space whether or
+// not alarms are active (the floor plan does not move when they come),
+// and the grinder panel leaves the banner visible.
+func twinKiosk(t *testing.T, ctx context.Context, l *liveLine) {
 	setSize(t, ctx, screenSize{1920, 1080})
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(l.srv.URL()+"?kiosk=1")))
 	waitUntil(t, ctx, "25 grinder tiles", `document.querySelectorAll('#floor .tile[data-state]').length === 25`)

@@ -49,6 +49,12 @@ func (m *ServeMain) feedProduction(ctx context.Context, line *mes.LineConfig, me
 // shiftStart is when the shift running at now began, or local midnight when
 // no shift is running or none is configured.
 func shiftStart(line *mes.LineConfig, now time.Time) time.Time {
+	return period(line, now).From
+}
+
+// period is the stretch the twin's "today" figures count: the shift running
+// at now, or the local day when no shift is running or none is configured.
+func period(line *mes.LineConfig, now time.Time) twin.Period {
 	y, mo, d := now.Date()
 	midnight := time.Date(y, mo, d, 0, 0, 0, 0, now.Location())
 	for _, s := range line.Shifts {
@@ -59,11 +65,11 @@ func shiftStart(line *mes.LineConfig, now time.Time) time.Time {
 		for _, day := range []time.Time{midnight, midnight.AddDate(0, 0, -1)} {
 			start := day.Add(time.Duration(mins) * time.Minute)
 			if !now.Before(start) && now.Before(start.Add(time.Duration(s.DurationS*float64(time.Second)))) {
-				return start
+				return twin.Period{Kind: twin.PeriodShift, Name: s.Name, From: start}
 			}
 		}
 	}
-	return midnight
+	return twin.Period{Kind: twin.PeriodDay, From: midnight}
 }
 
 // production computes the figures of the current shift (line clock).
@@ -72,10 +78,11 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 	if err != nil {
 		return twin.Production{}, nil, err
 	}
-	from := shiftStart(line, now)
-	if from.Before(m.started) {
-		from = m.started // figures of this run, not of the hours before it started
+	per := period(line, now)
+	if per.From.Before(m.started) {
+		per.From = m.started // figures of this run, not of the hours before it started
 	}
+	from := per.From
 	rep, err := kpi.Compute(ctx, kpi.Input{Line: line, Events: m.events, Batches: batches, Now: now}, kpi.Query{From: from, To: now.Add(time.Second)})
 	if err != nil {
 		return twin.Production{}, nil, err
@@ -87,6 +94,7 @@ func (m *ServeMain) production(ctx context.Context, line *mes.LineConfig, now ti
 		EnergyPerBurKWh: rep.Energy.KWhPerBur,
 		CarbonPerBurKg:  rep.Energy.KgCO2ePerBur,
 		Grinders:        map[string]twin.OEE{},
+		Period:          per,
 	}
 	if l, all := rep.OEE.Line, rep.OEE.AllMachines; l != nil && all != nil {
 		// The line's OEE is output-based; its factors are the machines' sums.

@@ -174,7 +174,7 @@ function renderTile(g) {
     p.line1.textContent = g.serial || "—";
   }
   const oee = g.oee ? ` · OEE ${Math.round(g.oee.oee * 100)}%` : "";
-  p.meta.textContent = `${t("twin.today")} ${g.today}${oee}`;
+  p.meta.textContent = `${t(`twin.periodShort.${periodKind()}`)} ${g.today}${oee}`;
   p.root.dataset.state = g.state;
   p.root.dataset.comm = g.comm;
   p.root.classList.toggle("lost", lost);
@@ -236,6 +236,20 @@ function renderStations() {
 
 // ---------- header ----------
 
+// periodKind is "shift" or "day": what the counts and OEE figures count.
+const periodKind = () => (S.production.period?.kind === "shift" ? "shift" : "day");
+
+// periodText names the period and when it began: "shift A since 06:00".
+function periodText() {
+  const p = S.production.period || {};
+  const from = parseTime(p.from);
+  const now = parseTime(S.time);
+  let f = "—";
+  if (from) f = isoTime(from).slice(0, 5);
+  if (from && now && isoDateTime(from).slice(0, 10) !== isoDateTime(now).slice(0, 10)) f = `${isoDateTime(from).slice(5, 10)} ${f}`;
+  return t(`twin.period.${periodKind()}`, { name: p.name || "", from: f });
+}
+
 function renderHeader() {
   const p = S.production;
   $("#line-name").textContent = name(S.line) || "Pilotline";
@@ -255,7 +269,10 @@ function renderHeader() {
   $("#takt-note").textContent = actual
     ? `${pace}${source} · ${t("twin.last")} ${tk.last_s ? tk.last_s.toFixed(0) : "—"} s · ${t("twin.rolling")} ${tk.rolling_s ? tk.rolling_s.toFixed(0) : "—"} s`
     : noTarget ? shown : `${t("twin.target")} ${target} s${source}`;
+  $("#burs-title").textContent = t(`twin.output.${periodKind()}`);
   $("#burs-today").textContent = p.burs_today ?? 0;
+  $("#burs-period").textContent = periodText();
+  $("#oee-period").textContent = t("twin.oeeWindow", { period: periodText() });
   $("#burs-note").textContent = p.good_today ? `${t("twin.pass")} ${p.good_today}` : `${t("twin.output")} ${S.output.count}`;
   const o = p.oee;
   $("#oee").textContent = o ? pct(o.oee) : "—";
@@ -440,8 +457,8 @@ function renderPanel() {
       dd("twin.serial", el("b", { text: g.serial || "—" })),
       dd("twin.spindle", `${g.spindle_rpm.toFixed(0)} ${t("twin.rpm")} · ${g.spindle_load_pct.toFixed(1)} %`),
       dd("twin.wheel", `${g.wheel_id || "—"} · ⌀ ${g.wheel_diameter_mm.toFixed(3)} mm · ${t("twin.wear")} ${g.wheel_wear_um.toFixed(1)} µm · ${t("twin.dress")} ${g.dress_count}`),
-      dd("twin.counter", `${g.counter} · ${t("twin.today")} ${g.today}`),
-      dd("twin.oee", g.oee ? `${pct(g.oee.oee)} (${t("twin.availability")} ${pct(g.oee.availability)} · ${t("twin.performance")} ${pct(g.oee.performance)} · ${t("twin.quality")} ${pct(g.oee.quality)})` : "—"),
+      dd("twin.counter", `${g.counter} · ${t(`twin.periodShort.${periodKind()}`)} ${g.today}`),
+      dd("twin.oee", g.oee ? `${pct(g.oee.oee)} (${t("twin.availability")} ${pct(g.oee.availability)} · ${t("twin.performance")} ${pct(g.oee.performance)} · ${t("twin.quality")} ${pct(g.oee.quality)}) · ${periodText()}` : "—"),
       dd("twin.comm", t(commKey) + (g.comm !== "ok" && lastData ? " · " + t("twin.noDataSince", { t: isoDateTime(lastData) }) : ""))));
   const tr = trends[g.id] || { load: [], coolant: [] };
   drawLine($("#chart-load"), tr.load, "#56B4E9", "%");
