@@ -52,8 +52,9 @@ type Hub struct {
 	line     *mes.LineConfig
 	upgrader websocket.Upgrader
 
-	mu      sync.Mutex // guards pending and prod
+	mu      sync.Mutex // guards pending, acks and prod
 	pending []mes.MachineEvent
+	acks    []pendingAck
 	prod    *Production
 	wake    chan struct{}
 
@@ -143,6 +144,30 @@ func (h *Hub) SetProduction(p Production) {
 	}
 	h.mu.Lock()
 	h.prod = &p
+	h.mu.Unlock()
+	h.poke()
+}
+
+// pendingAck is an acknowledgement waiting for the hub's goroutine.
+type pendingAck struct {
+	machine string
+	ack     AlarmAck
+}
+
+// FindAlarm returns the active alarm seq of machine and its
+// acknowledgement, if any. Safe from any goroutine.
+func (h *Hub) FindAlarm(machine string, seq uint64) (mes.Alarm, *AlarmAck, bool) {
+	h.modelMu.RLock()
+	defer h.modelMu.RUnlock()
+	return h.model.FindAlarm(machine, seq)
+}
+
+// Acknowledge hands an alarm acknowledgement to the hub, which shows it to
+// every viewer at its next flush; it never blocks. An alarm that cleared
+// meanwhile, or that someone acknowledged first, keeps what it has.
+func (h *Hub) Acknowledge(machine string, ack AlarmAck) {
+	h.mu.Lock()
+	h.acks = append(h.acks, pendingAck{machine: machine, ack: ack})
 	h.mu.Unlock()
 	h.poke()
 }
@@ -244,10 +269,10 @@ func (h *Hub) Run(ctx context.Context) {
 // drain folds the queued events and production into the model.
 func (h *Hub) drain() {
 	h.mu.Lock()
-	events, prod := h.pending, h.prod
-	h.pending, h.prod = nil, nil
+	events, prod, acks := h.pending, h.prod, h.acks
+	h.pending, h.prod, h.acks = nil, nil, nil
 	h.mu.Unlock()
-	if len(events) == 0 && prod == nil {
+	if len(events) == 0 && prod == nil && len(acks) == 0 {
 		return
 	}
 	now := h.o.Wall.Now()
@@ -260,6 +285,9 @@ func (h *Hub) drain() {
 	}
 	if prod != nil {
 		h.model.SetProduction(*prod)
+	}
+	for _, a := range acks {
+		h.model.Acknowledge(a.machine, a.ack)
 	}
 	h.modelMu.Unlock()
 }

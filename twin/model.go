@@ -271,11 +271,13 @@ func (m *Model) applyGrinder(g *Grinder, ev mes.MachineEvent) bool {
 	case mes.EventAlarmRaised:
 		if a := ev.Alarm; a != nil {
 			g.Alarms, g.AlarmHistory = raiseAlarm(g.Alarms, g.AlarmHistory, *a)
+			g.Acks = keepAcks(g.Acks, g.Alarms, g.AlarmHistory)
 			touched = true
 		}
 	case mes.EventAlarmCleared:
 		if a := ev.Alarm; a != nil {
 			g.Alarms, g.AlarmHistory = clearAlarm(g.Alarms, g.AlarmHistory, *a, ev.SourceTime)
+			g.Acks = keepAcks(g.Acks, g.Alarms, g.AlarmHistory)
 			touched = true
 		}
 	case mes.EventSample:
@@ -467,6 +469,7 @@ func (m *Model) applyInspection(ev mes.MachineEvent) bool {
 	case mes.EventAlarmCleared:
 		if ev.Alarm != nil {
 			in.Alarms, _ = clearAlarm(in.Alarms, nil, *ev.Alarm, ev.SourceTime)
+			in.Acks = keepAcks(in.Acks, in.Alarms, nil)
 		}
 	case mes.EventMeasurement:
 		me := ev.Measurement
@@ -638,6 +641,7 @@ func (m *Model) Snapshot() Snapshot {
 	s.Line.Groups = slices.Clone(m.info.Groups)
 	s.Line.Stations = slices.Clone(m.info.Stations)
 	s.Inspection.Alarms = slices.Clone(m.insp.Alarms)
+	s.Inspection.Acks = slices.Clone(m.insp.Acks)
 	if m.insp.Last != nil {
 		r := *m.insp.Last
 		r.Values = maps.Clone(r.Values)
@@ -649,6 +653,7 @@ func (m *Model) Snapshot() Snapshot {
 		c := *g
 		c.Alarms = slices.Clone(g.Alarms)
 		c.AlarmHistory = slices.Clone(g.AlarmHistory)
+		c.Acks = slices.Clone(g.Acks)
 		c.Cycles = slices.Clone(g.Cycles)
 		c.OEE = nil
 		if o, ok := m.prod.Grinders[g.ID]; ok {
@@ -677,4 +682,62 @@ func trimTimeline(tl []Span, now time.Time) []Span {
 		return []Span{}
 	}
 	return tl[i:]
+}
+
+// Acknowledge records ack of the active alarm ack.Seq of machine (a
+// grinder or the inspection station). It reports whether the alarm was
+// active and not yet acknowledged; an acknowledged alarm keeps its first
+// acknowledgement.
+func (m *Model) Acknowledge(machine string, ack AlarmAck) bool {
+	var active []mes.Alarm
+	var acks *[]AlarmAck
+	switch {
+	case m.byID[machine] != nil:
+		active, acks = m.byID[machine].Alarms, &m.byID[machine].Acks
+	case machine != "" && machine == m.insp.ID:
+		active, acks = m.insp.Alarms, &m.insp.Acks
+	default:
+		return false
+	}
+	if !slices.ContainsFunc(active, func(a mes.Alarm) bool { return a.Seq == ack.Seq }) ||
+		slices.ContainsFunc(*acks, func(a AlarmAck) bool { return a.Seq == ack.Seq }) {
+		return false
+	}
+	*acks = append(slices.Clone(*acks), ack)
+	m.version++
+	return true
+}
+
+// FindAlarm returns the active alarm seq of machine and its
+// acknowledgement, if any.
+func (m *Model) FindAlarm(machine string, seq uint64) (mes.Alarm, *AlarmAck, bool) {
+	var active []mes.Alarm
+	var acks []AlarmAck
+	switch {
+	case m.byID[machine] != nil:
+		active, acks = m.byID[machine].Alarms, m.byID[machine].Acks
+	case machine != "" && machine == m.insp.ID:
+		active, acks = m.insp.Alarms, m.insp.Acks
+	}
+	i := slices.IndexFunc(active, func(a mes.Alarm) bool { return a.Seq == seq })
+	if i < 0 {
+		return mes.Alarm{}, nil, false
+	}
+	if j := slices.IndexFunc(acks, func(a AlarmAck) bool { return a.Seq == seq }); j >= 0 {
+		a := acks[j]
+		return active[i], &a, true
+	}
+	return active[i], nil, true
+}
+
+// keepAcks drops the acknowledgements of alarms no longer shown.
+func keepAcks(acks []AlarmAck, active, hist []mes.Alarm) []AlarmAck {
+	shown := func(a AlarmAck) bool {
+		has := func(x mes.Alarm) bool { return x.Seq == a.Seq }
+		return slices.ContainsFunc(active, has) || slices.ContainsFunc(hist, has)
+	}
+	if !slices.ContainsFunc(acks, func(a AlarmAck) bool { return !shown(a) }) {
+		return acks
+	}
+	return slices.DeleteFunc(slices.Clone(acks), func(a AlarmAck) bool { return !shown(a) })
 }

@@ -98,6 +98,7 @@ type Grinder struct {
 	Today          int              `json:"today"`   // good jobs completed today (line clock, local day)
 	Alarms         []mes.Alarm      `json:"alarms"`  // active, oldest first
 	AlarmHistory   []mes.Alarm      `json:"alarm_history"`
+	Acks           []AlarmAck       `json:"acks"` // acknowledgements of the alarms above
 	Comm           string           `json:"comm"` // CommNever, CommOK, CommLost, CommStale
 	CommReason     string           `json:"comm_reason"`
 	LastData       time.Time        `json:"last_data"` // source time of the latest data from the machine
@@ -132,9 +133,19 @@ type Inspection struct {
 	Comm     string           `json:"comm"`
 	LastData time.Time        `json:"last_data"`
 	Alarms   []mes.Alarm      `json:"alarms"`
+	Acks     []AlarmAck       `json:"acks"` // acknowledgements of the active alarms
 	Last     *Result          `json:"last"` // latest measurement
 	Passed   int              `json:"passed"`
 	Failed   int              `json:"failed"`
+}
+
+// AlarmAck is someone's acknowledgement of an alarm: who and when, shown
+// to every viewer (the audit trail keeps it for good).
+type AlarmAck struct {
+	Seq  uint64    `json:"seq"`  // the alarm's Seq
+	By   string    `json:"by"`   // user id
+	Name string    `json:"name"` // printed name
+	At   time.Time `json:"at"`
 }
 
 // Result is an inspection result with its verdict.

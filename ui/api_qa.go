@@ -92,6 +92,7 @@ func (s *Server) qaBatch(ctx context.Context, u *mes.User, id string) (*mes.Batc
 
 // SignRequest is the body of POST /api/v1/batches/{id}/sign.
 type SignRequest struct {
+	User     string               `json:"user"`     // the signer's user id, entered at signing with the password (21 CFR 11.200(a)(1): two components)
 	Password string               `json:"password"` // re-entered at signing (21 CFR 11.200)
 	Meaning  mes.SignatureMeaning `json:"meaning"`  // released, reviewed or rejected
 	Reason   string               `json:"reason"`   // required to reject
@@ -118,6 +119,10 @@ func (s *Server) handleSign(c echo.Context) error {
 	switch {
 	case !req.Meaning.Valid():
 		return invalid("meaning: want released, reviewed or rejected, got %q", truncate(string(req.Meaning), 40))
+	case strings.TrimSpace(req.User) == "":
+		return invalid("user: required (enter your user id and password to sign)")
+	case len(req.User) > maxIDLen:
+		return invalid("user: longer than %d characters", maxIDLen)
 	case req.Password == "":
 		return invalid("password: required (re-enter your password to sign)")
 	case len(req.Password) > MaxPasswordLen:
@@ -143,7 +148,7 @@ func (s *Server) handleSign(c echo.Context) error {
 	if _, err := s.visibleBatch(ctx, u, id); err != nil {
 		return err
 	}
-	if err := s.reauthenticate(c, u, req.Password, id); err != nil {
+	if err := s.reauthenticate(c, u, strings.TrimSpace(req.User), req.Password, id); err != nil {
 		return err
 	}
 	name := strings.TrimSpace(u.Name)
@@ -159,9 +164,10 @@ func (s *Server) handleSign(c echo.Context) error {
 	return c.JSON(http.StatusCreated, SignResponse{Signature: sig, Batch: viewBatch(b)})
 }
 
-// reauthenticate checks the signer's password again, under the sign-in
-// limits of the user and the address, and audits a failure.
-func (s *Server) reauthenticate(c echo.Context, u *mes.User, password, batch string) error {
+// reauthenticate checks both components of the signature again — the user
+// id entered, which must be the signed-in user's, and the password — under
+// the sign-in limits of the user and the address, and audits a failure.
+func (s *Server) reauthenticate(c echo.Context, u *mes.User, user, password, batch string) error {
 	keys := []string{"user:" + u.ID, "ip:" + c.RealIP()}
 	ok, retry, first := s.logins.take(s.WallClock.Now(), keys...)
 	if !ok {
@@ -179,9 +185,13 @@ func (s *Server) reauthenticate(c echo.Context, u *mes.User, password, batch str
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return err
-	case err != nil || !match || stored.Disabled:
-		s.auditSignFailed(c, u, batch, "wrong password")
-		return mes.Errorf(mes.EUNAUTHORIZED, "password wrong: nothing was signed")
+	case err != nil || !match || stored.Disabled || user != u.ID:
+		why := "wrong password"
+		if user != u.ID {
+			why = "user id not the signed-in user's"
+		}
+		s.auditSignFailed(c, u, batch, why)
+		return mes.Errorf(mes.EUNAUTHORIZED, "user id or password wrong: nothing was signed")
 	}
 	s.logins.refund(keys...)
 	return nil

@@ -151,21 +151,24 @@ func TestQA_SignReleaseFlow(t *testing.T) {
 	}
 	// Engineers and customers may not sign.
 	eng := mustToken(t, s, mustUser(t, s, "eng1", mes.RoleEngineer, ""))
-	assertJSONError(t, sign(`{"password":"`+testPassword+`","meaning":"released"}`, bearer(eng)...).ResponseRecorder, http.StatusForbidden, mes.EFORBIDDEN, "")
-	assertJSONError(t, sign(`{"password":"`+testPassword+`","meaning":"released"}`, bearer(f.acme)...).ResponseRecorder, http.StatusForbidden, mes.EFORBIDDEN, "")
+	assertJSONError(t, sign(`{"user":"qa1","password":"`+testPassword+`","meaning":"released"}`, bearer(eng)...).ResponseRecorder, http.StatusForbidden, mes.EFORBIDDEN, "")
+	assertJSONError(t, sign(`{"user":"qa1","password":"`+testPassword+`","meaning":"released"}`, bearer(f.acme)...).ResponseRecorder, http.StatusForbidden, mes.EFORBIDDEN, "")
 
 	// Bad input is refused before anything else.
-	for _, body := range []string{`{"password":"x","meaning":"approved"}`, `{"meaning":"released"}`, `{"password":"x","meaning":"rejected"}`, `{"password":"x","meaning":"released","extra":1}`} {
+	for _, body := range []string{`{"user":"qa1","password":"x","meaning":"approved"}`, `{"user":"qa1","meaning":"released"}`, `{"user":"qa1","password":"x","meaning":"rejected"}`, `{"user":"qa1","password":"x","meaning":"released","extra":1}`, `{"password":"`+testPassword+`","meaning":"released"}`} {
 		assertJSONError(t, sign(body, bearer(f.qa)...).ResponseRecorder, http.StatusBadRequest, mes.EINVALID, "")
 	}
 
 	// The open NC of the failed bur blocks release.
-	rec := sign(`{"password":"`+testPassword+`","meaning":"released"}`, bearer(f.qa)...)
+	rec := sign(`{"user":"qa1","password":"`+testPassword+`","meaning":"released"}`, bearer(f.qa)...)
 	assertJSONError(t, rec.ResponseRecorder, http.StatusConflict, mes.ECONFLICT, "open nonconformance")
 
 	// A wrong password signs nothing and is audited.
-	rec = sign(`{"password":"wrong password!","meaning":"reviewed"}`, bearer(f.qa)...)
-	assertJSONError(t, rec.ResponseRecorder, http.StatusUnauthorized, mes.EUNAUTHORIZED, "password wrong")
+	rec = sign(`{"user":"qa1","password":"wrong password!","meaning":"reviewed"}`, bearer(f.qa)...)
+	assertJSONError(t, rec.ResponseRecorder, http.StatusUnauthorized, mes.EUNAUTHORIZED, "user id or password wrong")
+	// Both components count: the right password under another user id signs nothing either.
+	rec = sign(`{"user":"buyer","password":"`+testPassword+`","meaning":"reviewed"}`, bearer(f.qa)...)
+	assertJSONError(t, rec.ResponseRecorder, http.StatusUnauthorized, mes.EUNAUTHORIZED, "user id or password wrong")
 	failed := 0
 	for e, err := range s.Audit.AuditEntries(context.Background(), mes.AuditFilter{ObjectType: mes.AuditObjectUser, ObjectID: "qa1"}) {
 		require.NoError(t, err)
@@ -173,7 +176,7 @@ func TestQA_SignReleaseFlow(t *testing.T) {
 			failed++
 		}
 	}
-	assert.Equal(t, 1, failed)
+	assert.Equal(t, 2, failed)
 
 	// NC list and disposition.
 	rec = &httpResult{do(t, s, http.MethodGet, "/api/v1/batches/"+id+"/ncs", "", bearer(f.qa)...)}
@@ -187,7 +190,7 @@ func TestQA_SignReleaseFlow(t *testing.T) {
 	f.closeNCs(t)
 
 	// Release with the password: signature with printed name and hash.
-	rec = sign(`{"password":"`+testPassword+`","meaning":"released","reason":"record complete"}`, bearer(f.qa)...)
+	rec = sign(`{"user":"qa1","password":"`+testPassword+`","meaning":"released","reason":"record complete"}`, bearer(f.qa)...)
 	requireStatus(t, http.StatusCreated, rec.ResponseRecorder)
 	got := decode[SignResponse](t, rec.ResponseRecorder)
 	assert.Equal(t, mes.BatchQAReleased, got.Batch.State)
@@ -199,7 +202,7 @@ func TestQA_SignReleaseFlow(t *testing.T) {
 	assert.Len(t, got.Signature.RecordHash, 64)
 
 	// Signed twice: the batch is closed.
-	assertJSONError(t, sign(`{"password":"`+testPassword+`","meaning":"rejected","reason":"no"}`, bearer(f.qa)...).ResponseRecorder, http.StatusConflict, mes.ECONFLICT, "")
+	assertJSONError(t, sign(`{"user":"qa1","password":"`+testPassword+`","meaning":"rejected","reason":"no"}`, bearer(f.qa)...).ResponseRecorder, http.StatusConflict, mes.ECONFLICT, "")
 
 	// The bundle verifies, and its record hash is the signed one.
 	rec = &httpResult{do(t, s, http.MethodGet, "/api/v1/batches/"+id+"/trace?format=bundle", "", bearer(f.acme)...)}
@@ -252,7 +255,7 @@ func TestQA_TraceFormatsAndAccess(t *testing.T) {
 		assertJSONError(t, do(t, s, http.MethodGet, "/api/v1/batches/"+id+path, "", bearer(f.globex)...), http.StatusNotFound, mes.ENOTFOUND, "")
 	}
 	f.closeNCs(t)
-	requireStatus(t, http.StatusCreated, do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"password":"`+testPassword+`","meaning":"released"}`, bearer(f.qa)...))
+	requireStatus(t, http.StatusCreated, do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"user":"qa1","password":"`+testPassword+`","meaning":"released"}`, bearer(f.qa)...))
 	for _, path := range []string{"/trace?format=csv", "/ncs", "/review"} {
 		requireStatus(t, http.StatusOK, do(t, s, http.MethodGet, "/api/v1/batches/"+id+path, "", bearer(f.acme)...))
 		assertJSONError(t, do(t, s, http.MethodGet, "/api/v1/batches/"+id+path, "", bearer(f.globex)...), http.StatusNotFound, mes.ENOTFOUND, "")

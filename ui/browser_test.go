@@ -32,8 +32,9 @@ type liveLine struct {
 }
 
 // startLiveLine serves a generated line on addr ("127.0.0.1:0" for a free
-// port). speed is line seconds per real second.
-func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *liveLine {
+// port). speed is line seconds per real second. opts complete the server
+// (accounts, stores) before it opens.
+func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64, opts ...func(*Server)) *liveLine {
 	tb.Helper()
 	line, err := mes.LoadLineConfig(bytes.NewReader(fixtures.LineJSON))
 	require.NoError(tb, err)
@@ -70,6 +71,9 @@ func startLiveLine(tb testing.TB, addr string, speed float64, seed uint64) *live
 		}
 	}()
 	l.srv = &Server{Addr: addr, Logger: logger, Line: line, Twin: hub, AnonymousViewer: true}
+	for _, o := range opts {
+		o(l.srv)
+	}
 	require.NoError(tb, l.srv.Open())
 	tb.Cleanup(l.stop)
 	return l

@@ -101,13 +101,14 @@ func TestBrowser_QARelease(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#meaning"), "released"),
 		chromedp.SetValue(chromedp.CSS("#reason"), "record complete"),
+		chromedp.SetValue(chromedp.CSS("#signer"), "qa1"),
 		chromedp.SetValue(chromedp.CSS("#password"), "not my password"),
 		chromedp.Click(chromedp.CSS("#signBtn")),
 	))
 	waitUntil(t, ctx, "the refusal", `!document.querySelector('#sign-error').hidden && document.querySelector('#sign-error').textContent.includes('密码错误')`)
 	refusal, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#sign-error').textContent`))
 	require.NoError(t, err)
-	assert.Contains(t, refusal, "password wrong", "the server's own words in English too")
+	assert.Contains(t, refusal, "user id or password wrong", "the server's own words in English too")
 	b, err := s.Batches.FindBatch(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, mes.BatchCompleted, b.State, "a refused signature releases nothing")

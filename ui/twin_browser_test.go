@@ -2,12 +2,16 @@ package ui
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pilotline/pilotline/mes"
+	"github.com/pilotline/pilotline/mes/bolt"
 	"github.com/pilotline/pilotline/ui/uitest"
 )
 
@@ -105,4 +109,90 @@ func twinKiosk(t *testing.T, ctx context.Context, l *liveLine) {
 	require.NoError(t, err)
 	assert.False(t, covered, "the panel covers the banner")
 	screenshot(t, ctx, "twin-kiosk.png")
+}
+
+// withAccounts gives a live line's server a store of accounts, sessions
+// and the audit trail, and the users named (id, role).
+func withAccounts(tb testing.TB, users ...[2]string) (func(*Server), *bolt.DB) {
+	db, err := bolt.Open(filepath.Join(tb.TempDir(), "pilotline.db"), bolt.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = db.Close() })
+	return func(s *Server) {
+		s.Users, s.Orgs, s.Sessions = bolt.NewUserService(db), bolt.NewOrgService(db), bolt.NewSessionService(db)
+		s.Tokens, s.Audit, s.PasswordParams = bolt.NewTokenService(db), bolt.NewAuditService(db), testPasswordParams
+		for _, u := range users {
+			mustUser(tb, s, u[0], mes.Role(u[1]), "")
+		}
+	}, db
+}
+
+// TestBrowser_TwinAlarmAck: an engineer acknowledges an alarm in the twin;
+// the server records who and when in the audit trail and every viewer —
+// another browser that is not signed in included — sees it, also after
+// a reload (nothing is kept in one browser's storage). The twin names the
+// signed-in engineer and signs out.
+func TestBrowser_TwinAlarmAck(t *testing.T) {
+	ctx := uitest.MustChromium(t)
+	accounts, _ := withAccounts(t, [2]string{"wang.gong", string(mes.RoleEngineer)})
+	l := startLiveLine(t, "127.0.0.1:0", 20, 7, accounts)
+	base := l.srv.URL()
+	setSize(t, ctx, screenSize{1920, 1080})
+
+	// An andon screen in a browser of its own, not signed in.
+	andon, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(andon, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(base)))
+	waitUntil(t, andon, "the andon twin", `document.querySelectorAll('#floor .tile[data-state]').length === 25`)
+
+	signInAs(t, ctx, base, "wang.gong", "/")
+	waitUntil(t, ctx, "the twin", `document.querySelectorAll('#floor .tile[data-state]').length === 25 && !document.querySelector('#logout').hidden`)
+
+	// An alarm the generator does not know, so only the test clears it.
+	now := l.hub.Snapshot().Time
+	alarm := mes.Alarm{Seq: 900001, Code: "E9001", Text: "Coolant pressure low", TextZH: "冷却液压力低", Severity: 700, Raised: now}
+	require.NoError(t, l.hub.Publish(context.Background(), mes.MachineEvent{Machine: "G07", Kind: mes.EventAlarmRaised, SourceTime: now, Alarm: &alarm}))
+	row := `#banner .alarm[data-machine="G07"][data-seq="900001"]`
+	waitUntil(t, ctx, "the alarm in the banner", `!!document.querySelector('`+row+` button.ack')`)
+	waitUntil(t, andon, "the alarm on the andon", `!!document.querySelector('`+row+`')`)
+	n, err := chromedp.Run(andon, chromedp.Evaluate[int](`document.querySelectorAll('#banner button.ack').length`))
+	require.NoError(t, err)
+	assert.Zero(t, n, "a viewer who is not signed in cannot acknowledge")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` button.ack`))))
+	waitUntil(t, ctx, "the acknowledgement", `!!document.querySelector('`+row+`.is-acked')`)
+	by := `document.querySelector('` + row + ` .ack-by').textContent`
+	mine, err := chromedp.Run(ctx, chromedp.Evaluate[string](by))
+	require.NoError(t, err)
+	assert.Contains(t, mine, "wang.gong")
+	waitUntil(t, andon, "the acknowledgement on the andon", `!!document.querySelector('`+row+`.is-acked')`)
+	theirs, err := chromedp.Run(andon, chromedp.Evaluate[string](by))
+	require.NoError(t, err)
+	assert.Equal(t, mine, theirs, "every viewer sees who acknowledged it and when")
+
+	// On the server: the twin holds it and the audit trail recorded it.
+	_, ack, ok := l.hub.FindAlarm("G07", 900001)
+	require.True(t, ok)
+	require.NotNil(t, ack)
+	assert.Equal(t, "wang.gong", ack.By)
+	var found *mes.AuditEntry
+	for e, err := range l.srv.Audit.AuditEntries(context.Background(), mes.AuditFilter{ObjectType: AuditObjectAlarm}) {
+		require.NoError(t, err)
+		found = &e
+	}
+	require.NotNil(t, found, "the acknowledgement is in the audit trail")
+	assert.Equal(t, "G07/900001", found.ObjectID)
+	assert.Equal(t, "wang.gong", found.Actor)
+	assert.Contains(t, string(found.New), "E9001")
+
+	// A fresh page (no local storage) still shows it.
+	require.NoError(t, chromedp.Do(andon, chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Reload()))
+	waitUntil(t, andon, "the acknowledgement after a reload", `!!document.querySelector('`+row+`.is-acked')`)
+	screenshot(t, ctx, "twin-alarm-acked.png")
+
+	// The signed-in engineer is named, and signs out from the twin.
+	who, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#who').textContent`))
+	require.NoError(t, err)
+	assert.Contains(t, who, "wang.gong")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#logout`))))
+	waitUntil(t, ctx, "the sign-in page", `location.pathname === '/login.html'`)
 }

@@ -50,7 +50,7 @@ let online = false;
 let lostSince = null;
 let selected = null;
 const trends = {}; // grinder id → {load: [{t,v}], coolant: [{t,v}]}
-const acked = new Set(JSON.parse(localStorage.getItem("pilotline.acked") || "[]"));
+let ackError = ""; // the last acknowledgement the server refused
 let lastTray = null;
 const tiles = new Map(); // grinder id → tile parts
 
@@ -301,16 +301,30 @@ function renderHeader() {
 
 function activeAlarms() {
   const out = [];
-  for (const g of S.grinders) for (const a of g.alarms || []) out.push({ m: g.id, a });
-  for (const a of S.inspection.alarms || []) out.push({ m: S.inspection.id, a });
+  const of = (m, alarms, acks) => {
+    for (const a of alarms || []) out.push({ m, a, ack: (acks || []).find((k) => k.seq === a.seq) });
+  };
+  for (const g of S.grinders) of(g.id, g.alarms, g.acks);
+  of(S.inspection.id, S.inspection.alarms, S.inspection.acks);
   return out.sort((x, y) => Date.parse(y.a.raised) - Date.parse(x.a.raised));
 }
 
 const alarmText = (a) => (getLang() === "zh" && a.text_zh ? a.text_zh : a.text);
 
-// kioskPanel keeps the kiosk's panel below the banner, never over it.
-function kioskPanel() {
-  if (KIOSK) document.body.style.setProperty("--kiosk-top", `${Math.ceil($("#banner").getBoundingClientRect().bottom)}px`);
+// canAck: staff who are signed in acknowledge alarms; an andon view only shows them.
+const canAck = () => !KIOSK && viewer && ["admin", "engineer", "qa"].includes(viewer.role);
+
+// ackedBy says who acknowledged an alarm and when, for every viewer.
+const ackedBy = (k) => t("twin.ackedBy", { name: k.name || k.by, t: isoTime(parseTime(k.at)) });
+
+async function acknowledge(m, seq) {
+  ackError = "";
+  try {
+    await api("POST", "/alarms/ack", { machine: m, seq });
+  } catch (e) {
+    ackError = t("twin.ackFailed", { m: e.message });
+  }
+  renderBanner(); // the acknowledgement itself arrives with the stream, for every viewer alike
 }
 
 function renderBanner() {
@@ -319,31 +333,33 @@ function renderBanner() {
     b.hidden = false;
     b.className = "banner offline";
     b.replaceChildren(el("div", { class: "alarm", text: `⚠ ${t("twin.serverLost", { t: isoDateTime(lostSince) })}` }));
+    kioskPanel();
     return;
   }
   const all = activeAlarms();
-  const open = all.filter((x) => !acked.has(`${x.m}:${x.a.seq}`));
-  b.className = "banner";
+  const open = all.filter((x) => !x.ack);
   if (!all.length) {
     // The kiosk keeps the banner's space, so nothing moves when alarms come and go.
     b.hidden = !KIOSK;
     b.className = "banner quiet";
     b.replaceChildren(KIOSK ? el("div", { class: "alarm", text: t("twin.noAlarmsActive") }) : "");
+    kioskPanel();
     return;
   }
-  kioskPanel();
   b.hidden = false;
-  const rows = open.slice(0, 3).map((x) => el("div", { class: "alarm" },
+  b.className = "banner";
+  const row = (x) => el("div", { class: "alarm" + (x.ack ? " is-acked" : ""), dataset: { machine: x.m, seq: x.a.seq } },
     iconSVG("alarm", 22), el("b", { text: x.m }), el("span", { text: `${x.a.code} ${alarmText(x.a)}` }),
     el("span", { class: "acked", text: isoDateTime(parseTime(x.a.raised)) }),
-    el("button", { type: "button", dataset: { ack: `${x.m}:${x.a.seq}` }, text: t("twin.ack"), on: { click: () => {
-      acked.add(`${x.m}:${x.a.seq}`);
-      localStorage.setItem("pilotline.acked", JSON.stringify([...acked].slice(-500)));
-      renderBanner();
-    } } })));
+    x.ack ? el("span", { class: "ack-by", text: ackedBy(x.ack) })
+      : canAck() ? el("button", { type: "button", class: "ack", text: t("twin.ack"), on: { click: () => acknowledge(x.m, x.a.seq) } })
+        : el("span", { class: "ack-by", text: t("twin.unacked") }));
+  const rows = open.slice(0, 3).map(row);
   if (open.length > 3) rows.push(el("div", { class: "acked", text: `+${open.length - 3}` }));
-  const n = all.length - open.length;
-  if (n) rows.push(el("div", { class: "acked", text: t("twin.acked", { n }) }));
+  const acked = all.filter((x) => x.ack);
+  if (rows.length < 3) rows.push(...acked.slice(0, 3 - rows.length).map(row));
+  else if (acked.length) rows.push(el("div", { class: "acked", text: t("twin.acked", { n: acked.length }) }));
+  if (ackError) rows.push(el("div", { class: "ack-error", role: "alert", text: ackError }));
   b.replaceChildren(...rows);
   kioskPanel();
 }
@@ -468,8 +484,9 @@ function renderPanel() {
   $("#panel-alarms").replaceChildren(el("h3", { text: t("twin.alarms") }), el("div", { class: "alist" },
     hist.length ? hist.map((a) => {
       const cl = parseTime(a.cleared);
+      const ack = (g.acks || []).find((k) => k.seq === a.seq);
       return el("div", { class: cl ? "" : "active" }, `${isoDateTime(parseTime(a.raised))} · `, el("b", { text: a.code }),
-        ` ${alarmText(a)} · ${cl ? t("twin.cleared") + " " + isoTime(cl) : t("twin.active")}`);
+        ` ${alarmText(a)} · ${cl ? t("twin.cleared") + " " + isoTime(cl) : t("twin.active")}${ack ? " · " + ackedBy(ack) : ""}`);
     }) : t("twin.noAlarms")));
 }
 
@@ -583,6 +600,7 @@ async function showWho() {
     viewer = null;
   }
   renderWho();
+  if (S) renderBanner(); // the acknowledge buttons depend on who is looking
 }
 
 function renderWho() {

@@ -183,7 +183,7 @@ async function sign(ev) {
   signError(null);
   try {
     const res = await api("POST", `/batches/${encodeURIComponent($("batch").value)}/sign`,
-      { password: $("password").value, meaning: $("meaning").value, reason: $("reason").value });
+      { user: $("signer").value.trim(), password: $("password").value, meaning: $("meaning").value, reason: $("reason").value });
     notice(bi("qa.signed", { id: res.signature.id, state: t("batch." + res.batch.state) }), true);
     $("reason").value = "";
     await load();
