@@ -327,6 +327,11 @@ async function acknowledge(m, seq) {
   renderBanner(); // the acknowledgement itself arrives with the stream, for every viewer alike
 }
 
+// kioskPanel keeps the kiosk's panel below the banner, never over it.
+function kioskPanel() {
+  if (KIOSK) document.body.style.setProperty("--kiosk-top", `${Math.ceil($("#banner").getBoundingClientRect().bottom)}px`);
+}
+
 function renderBanner() {
   const b = $("#banner");
   if (!online) {
