@@ -158,7 +158,10 @@ func TestBrowser_TwinAlarmAck(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "a viewer who is not signed in cannot acknowledge")
 
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` button.ack`))))
+	// A synthetic click: the banner redraws with every delta, so a node-id
+	// based click can lose its target between query and press.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+row+` button.ack').dispatchEvent(new MouseEvent('click', {bubbles: true}))`))
+	require.NoError(t, err)
 	waitUntil(t, ctx, "the acknowledgement", `!!document.querySelector('`+row+`.is-acked')`)
 	by := `document.querySelector('` + row + ` .ack-by').textContent`
 	mine, err := chromedp.Run(ctx, chromedp.Evaluate[string](by))
