@@ -37,6 +37,9 @@ func (s *Server) mountAlarms(g *echo.Group) {
 }
 
 func (s *Server) handleAckAlarm(c echo.Context) error {
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	var req ackRequest
 	if err := s.decodeJSON(c, &req, false); err != nil {
 		return err
@@ -58,7 +61,7 @@ func (s *Server) handleAckAlarm(c echo.Context) error {
 	if ack != nil {
 		return c.JSON(http.StatusOK, ackAnswer{Machine: req.Machine, Alarm: alarm, Ack: *ack, Already: true})
 	}
-	a := twin.AlarmAck{Seq: req.Seq, By: u.ID, Name: u.Name, At: s.Now().UTC().Truncate(time.Millisecond)}
+	a := twin.AlarmAck{Seq: req.Seq, By: u.ID, Name: u.Name, At: s.LineClock.Now().UTC().Truncate(time.Millisecond)}
 	if a.Name == "" {
 		a.Name = u.ID
 	}

@@ -62,7 +62,7 @@ func TestReport_FormatsAndAccess(t *testing.T) {
 	assertJSONError(t, do(t, s, http.MethodGet, url(""), "", bearer(f.acme)...), http.StatusNotFound, mes.ENOTFOUND, "")
 	assertJSONError(t, do(t, s, http.MethodGet, url(""), "", bearer(f.globex)...), http.StatusNotFound, mes.ENOTFOUND, "")
 	f.closeNCs(t)
-	requireStatus(t, http.StatusCreated, do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"password":"`+testPassword+`","meaning":"released"}`, bearer(f.qa)...))
+	requireStatus(t, http.StatusCreated, do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"user":"qa1","password":"`+testPassword+`","meaning":"released"}`, bearer(f.qa)...))
 	requireStatus(t, http.StatusOK, do(t, s, http.MethodGet, url(""), "", bearer(f.acme)...))
 	assertJSONError(t, do(t, s, http.MethodGet, url(""), "", bearer(f.globex)...), http.StatusNotFound, mes.ENOTFOUND, "")
 	assertJSONError(t, send(t, s, http.MethodGet, url(""), ""), http.StatusUnauthorized, mes.EUNAUTHORIZED, "")

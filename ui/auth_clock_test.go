@@ -91,7 +91,7 @@ func TestESignaturePasswordLimit_OnWallTimeAtSpeed3600(t *testing.T) {
 	codes := map[int]int{}
 	for range 30 { // 30 wrong passwords in 8 real seconds: 8 line hours
 		wall.Add(8 * time.Second / 30)
-		codes[do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"password":"wrong password!","meaning":"reviewed"}`, bearer(f.qa)...).Code]++
+		codes[do(t, s, http.MethodPost, "/api/v1/batches/"+id+"/sign", `{"user":"qa1","password":"wrong password!","meaning":"reviewed"}`, bearer(f.qa)...).Code]++
 	}
 	assert.Equal(t, DefaultLoginAttempts, codes[http.StatusUnauthorized])
 	assert.Equal(t, 30-DefaultLoginAttempts, codes[http.StatusTooManyRequests])
