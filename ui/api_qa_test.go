@@ -155,7 +155,7 @@ func TestQA_SignReleaseFlow(t *testing.T) {
 	assertJSONError(t, sign(`{"user":"qa1","password":"`+testPassword+`","meaning":"released"}`, bearer(f.acme)...).ResponseRecorder, http.StatusForbidden, mes.EFORBIDDEN, "")
 
 	// Bad input is refused before anything else.
-	for _, body := range []string{`{"user":"qa1","password":"x","meaning":"approved"}`, `{"user":"qa1","meaning":"released"}`, `{"user":"qa1","password":"x","meaning":"rejected"}`, `{"user":"qa1","password":"x","meaning":"released","extra":1}`, `{"password":"`+testPassword+`","meaning":"released"}`} {
+	for _, body := range []string{`{"user":"qa1","password":"x","meaning":"approved"}`, `{"user":"qa1","meaning":"released"}`, `{"user":"qa1","password":"x","meaning":"rejected"}`, `{"user":"qa1","password":"x","meaning":"released","extra":1}`, `{"password":"` + testPassword + `","meaning":"released"}`} {
 		assertJSONError(t, sign(body, bearer(f.qa)...).ResponseRecorder, http.StatusBadRequest, mes.EINVALID, "")
 	}
 
