@@ -313,6 +313,10 @@ func (c *LineConfig) Validate() error {
 		if id == "" {
 			return bad(field+".id", "required")
 		}
+		// Ids reach URLs, the twin's page and file names: one rule for all of them.
+		if ValidID(field+".id", id) != nil {
+			return bad(field+".id", "%q is not a valid id (at most %d letters, digits, '.', '_', '-')", id, MaxIDLen)
+		}
 		if prev, ok := ids[id]; ok {
 			return bad(field+".id", "duplicate id %q (also %s)", id, prev)
 		}

@@ -46,6 +46,8 @@ func TestLoadLineConfig_Errors(t *testing.T) {
 	}{
 		{"unknown field", func(m map[string]any) { m["taktt"] = 1 }, `unknown field "taktt"`},
 		{"duplicate machine", func(m map[string]any) { machine(m, 1)["id"] = "G01" }, `machines[1].id: duplicate id "G01"`},
+		{"machine id with markup", func(m map[string]any) { machine(m, 1)["id"] = `G<img src=x>` }, `machines[1].id: "G<img src=x>" is not a valid id`},
+		{"machine id with a slash", func(m map[string]any) { machine(m, 1)["id"] = "G/../02" }, `machines[1].id: "G/../02" is not a valid id`},
 		{"bad endpoint url", func(m map[string]any) {
 			m["endpoints"] = []any{map[string]any{"id": "E1", "url": "http://x:1"}}
 		}, "endpoints[0].url"},
